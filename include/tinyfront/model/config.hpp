@@ -1,0 +1,57 @@
+// What a model is: the architecture and its sizes, as plain data.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tinyfront {
+
+// The study's ladder. "attention" is a transformer with exactly one block; it is kept as its own
+// name because the study reports it as its own rung.
+enum class Arch { linear, mlp, attention, transformer };
+enum class Positions { learned, rope, none };
+enum class RopeStyle { halves, interleaved };  // study: rotate the two halves of each head vector
+enum class Norm { post, pre };
+enum class Activation { relu, gelu };
+
+// Which targets a window trains on.
+//  paper:  only the token after the window (the study's protocol);
+//  causal: every position predicts its next token (the standard LM objective).
+enum class Protocol { paper, causal };
+
+struct ModelConfig {
+  Arch arch = Arch::transformer;
+  int vocab = 0;      // set from the corpus
+  int context = 128;  // T
+  int d_model = 128;  // embedding width (linear: per-token embedding width unless one_hot)
+  bool one_hot = false;             // linear only: one-hot codes instead of learned embeddings
+  std::vector<int> hidden{256, 256};  // mlp hidden widths
+  int layers = 3;                   // transformer blocks (attention: always 1)
+  int heads = 4;
+  int ff = 256;  // feed-forward width
+  Positions positions = Positions::learned;
+  double rope_base = 10000.0;
+  RopeStyle rope_style = RopeStyle::halves;
+  Norm norm = Norm::post;
+  Activation activation = Activation::relu;
+  double dropout = 0.0;
+
+  int blocks() const { return arch == Arch::attention ? 1 : layers; }
+  bool is_attention_family() const { return arch == Arch::attention || arch == Arch::transformer; }
+};
+
+const char* to_string(Arch a);
+const char* to_string(Positions p);
+const char* to_string(RopeStyle s);
+const char* to_string(Norm n);
+const char* to_string(Activation a);
+const char* to_string(Protocol p);
+bool parse_enum(const std::string& s, Arch& out);
+bool parse_enum(const std::string& s, Positions& out);
+bool parse_enum(const std::string& s, RopeStyle& out);
+bool parse_enum(const std::string& s, Norm& out);
+bool parse_enum(const std::string& s, Activation& out);
+bool parse_enum(const std::string& s, Protocol& out);
+
+}  // namespace tinyfront
