@@ -1,0 +1,54 @@
+// Corpora: reading text, tokenizing it (characters or words) and splitting it into
+// train / validation / test token streams.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tinyfront {
+
+enum class TokenizerKind { chars, words };
+
+struct DataConfig {
+  std::string name = "tinyshakespeare";  // dataset label used in results and analysis
+  // A single text file split by `split` fractions, or a directory holding train.txt, valid.txt,
+  // test.txt. Relative paths are resolved against the spec file's directory, then the working
+  // directory.
+  std::string path = "data/tinyshakespeare.txt";
+  TokenizerKind tokenizer = TokenizerKind::chars;
+  std::vector<double> split{0.9, 0.05, 0.05};  // train, valid, test (single-file corpora)
+  bool eos = false;  // words: append <eos> at every line end
+  // chars: build the vocabulary over all three splits (the study's) or train only ("train").
+  std::string vocab_from = "all";
+};
+
+struct Vocabulary {
+  TokenizerKind kind = TokenizerKind::chars;
+  std::vector<std::string> tokens;  // id -> token (for chars: one-character strings)
+  int size() const { return int(tokens.size()); }
+  int unk_id() const;  // id of <unk>, or -1
+};
+
+struct Corpus {
+  DataConfig config;
+  std::string resolved_path;
+  Vocabulary vocab;
+  std::vector<int32_t> train, valid, test;
+  int64_t train_chars = 0, valid_chars = 0, test_chars = 0;  // for bits per character
+};
+
+// Throws tinyfront::Error naming the path and what is wrong (missing, empty, too short).
+Corpus load_corpus(const DataConfig& cfg, const std::string& base_dir = "");
+
+// Unigram entropy (nats/token) of a token stream: the loss of the best context-free model.
+double unigram_entropy(const std::vector<int32_t>& tokens, int vocab);
+
+const char* to_string(TokenizerKind k);
+bool parse_enum(const std::string& s, TokenizerKind& out);
+
+// Resolve a path from a spec: absolute as is; relative tried against base_dir, then the
+// working directory, then the tinyfront source tree (so shipped data is found from anywhere).
+std::string resolve_data_path(const std::string& path, const std::string& base_dir);
+
+}  // namespace tinyfront

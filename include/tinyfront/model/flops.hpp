@@ -1,0 +1,20 @@
+// FLOP accounting under three conventions (see docs/flops.md):
+//   study  : 2 x P x window tokens        (the study's; P = all parameters)
+//   kaplan : 6 x N x predicted tokens     (Kaplan et al.; N = non-embedding parameters)
+//   exact  : 2 x the multiply-adds this implementation performs per window in forward and
+//            backward (matrix products, attention scores and weighted sums, softmax,
+//            LayerNorm and activations at their elementwise cost), counted per layer.
+#pragma once
+
+#include <cstdint>
+
+#include "tinyfront/model/config.hpp"
+
+namespace tinyfront {
+
+// Exact forward + backward FLOPs for ONE training window of cfg.context tokens under protocol.
+double exact_flops_per_window(const ModelConfig& cfg, Protocol protocol);
+// Forward-only FLOPs for one window (evaluation).
+double exact_forward_flops_per_window(const ModelConfig& cfg, Protocol protocol);
+
+}  // namespace tinyfront
