@@ -1,1 +1,34 @@
-int main() { return 0; }
+// tinyfront: a thin command line over the library. Each subcommand lives in its own file.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <map>
+
+#include "tinyfront/cli/commands.hpp"
+#include "tinyfront/util/error.hpp"
+#include "tinyfront/version.hpp"
+
+int main(int argc, char** argv) {
+  using namespace tinyfront;
+  CLI::App app{"tinyfront: grid searches of small language models and their compute frontier"};
+  app.set_version_flag("--version", std::string("tinyfront ") + TINYFRONT_VERSION + " (" +
+                                        TINYFRONT_GIT_COMMIT + ")");
+  app.require_subcommand(1);
+  std::map<std::string, cli::Command> commands;
+  commands["train"] = cli::add_train(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    for (auto* sub : app.get_subcommands())
+      if (commands.count(sub->get_name())) return commands[sub->get_name()]();
+  } catch (const SpecError& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  return 1;
+}

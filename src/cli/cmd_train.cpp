@@ -1,0 +1,87 @@
+// tinyfront train JOB.toml: one run, in this process.
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "tinyfront/cli/commands.hpp"
+#include "tinyfront/model/model.hpp"
+#include "tinyfront/train/spec.hpp"
+#include "tinyfront/train/trainer.hpp"
+
+namespace tinyfront::cli {
+
+namespace {
+struct TrainOptions {
+  std::string spec;
+  std::vector<std::string> sets;
+  bool json = false;
+  bool quiet = false;
+};
+}  // namespace
+
+Command add_train(CLI::App& app) {
+  auto opt = std::make_shared<TrainOptions>();
+  CLI::App* sub = app.add_subcommand("train", "Train one model from a job spec (TOML)");
+  sub->add_option("spec", opt->spec, "Job spec, e.g. jobs/linear.toml")->required();
+  sub->add_option("--set", opt->sets, "Override a spec field: section.key=value (repeatable)");
+  sub->add_flag("--json", opt->json, "Print the result as one JSON object on stdout");
+  sub->add_flag("-q,--quiet", opt->quiet, "No progress lines");
+  return [opt]() -> int {
+    RunConfig cfg = load_job_spec(opt->spec, opt->sets);
+    std::string base = std::filesystem::path(opt->spec).parent_path().string();
+    Corpus corpus = load_corpus(cfg.data, base);
+    TrainHooks hooks;
+    if (!opt->quiet)
+      hooks.on_eval = [](const CurvePoint& p, int64_t total) {
+        std::fprintf(stderr, "step %lld/%lld  tokens %lld  train %.4f  val %.4f  lr %.2e  %.1fs\n",
+                     (long long)p.step, (long long)total, (long long)p.tokens, p.train_loss,
+                     p.val_loss, p.lr, p.seconds);
+      };
+    TrainResult r = train_run(cfg, corpus, hooks);
+    if (opt->json) {
+      nlohmann::ordered_json j;
+      j["run_id"] = run_id(cfg);
+      j["status"] = to_string(r.status);
+      j["message"] = r.message;
+      j["params"] = r.params;
+      j["params_non_embedding"] = r.params_non_embedding;
+      j["train_tokens"] = r.train_tokens;
+      j["train_targets"] = r.train_targets;
+      j["flops_study"] = r.flops_study;
+      j["flops_kaplan"] = r.flops_kaplan;
+      j["flops_exact"] = r.flops_exact;
+      auto num = [](double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(); };
+      j["best_val_nll"] = num(r.best_val_nll);
+      j["best_val_step"] = r.best_val_step;
+      j["test_nll"] = num(r.test_nll);
+      j["test_ppl"] = num(r.test_ppl);
+      j["test_bpc"] = num(r.test_bpc);
+      j["wall_seconds"] = r.wall_seconds;
+      j["tokens_per_second"] = r.tokens_per_second;
+      j["config"] = config_to_json(cfg);
+      std::cout << j.dump() << "\n";
+    } else {
+      std::printf("run        %s (%s, %s protocol)\n", run_id(cfg).c_str(),
+                  to_string(cfg.model.arch), to_string(cfg.train.protocol));
+      std::printf("status     %s%s%s\n", to_string(r.status), r.message.empty() ? "" : ": ",
+                  r.message.c_str());
+      std::printf("params     %lld (%lld non-embedding)\n", (long long)r.params,
+                  (long long)r.params_non_embedding);
+      std::printf("tokens     %lld training window tokens, %lld predicted\n",
+                  (long long)r.train_tokens, (long long)r.train_targets);
+      std::printf("FLOPs      %.4g (study 2*P*tokens)  %.4g (6*N*D)  %.4g (exact)\n",
+                  r.flops_study, r.flops_kaplan, r.flops_exact);
+      std::printf("val NLL    %.4f nats/token (best, step %lld)\n", r.best_val_nll,
+                  (long long)r.best_val_step);
+      std::printf("test NLL   %.4f nats/token  (ppl %.3f%s)\n", r.test_nll, r.test_ppl,
+                  r.test_bpc > 0 ? (", " + std::to_string(r.test_bpc) + " bits/char").c_str()
+                                 : "");
+      std::printf("wall time  %.2f s  (%.0f tokens/s)\n", r.wall_seconds, r.tokens_per_second);
+    }
+    return r.status == RunStatus::done ? 0 : 1;
+  };
+}
+
+}  // namespace tinyfront::cli

@@ -1,0 +1,179 @@
+#include "tinyfront/data/corpus.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <unordered_map>
+
+#include "tinyfront/util/error.hpp"
+
+namespace fs = std::filesystem;
+
+namespace tinyfront {
+
+const char* to_string(TokenizerKind k) { return k == TokenizerKind::chars ? "chars" : "words"; }
+bool parse_enum(const std::string& s, TokenizerKind& out) {
+  if (s == "chars") out = TokenizerKind::chars;
+  else if (s == "words") out = TokenizerKind::words;
+  else return false;
+  return true;
+}
+
+int Vocabulary::unk_id() const {
+  auto it = std::find(tokens.begin(), tokens.end(), "<unk>");
+  return it == tokens.end() ? -1 : int(it - tokens.begin());
+}
+
+std::string resolve_data_path(const std::string& path, const std::string& base_dir) {
+  fs::path p(path);
+  if (p.is_absolute()) return p.string();
+  if (!base_dir.empty() && fs::exists(fs::path(base_dir) / p))
+    return (fs::path(base_dir) / p).lexically_normal().string();
+  if (fs::exists(p)) return p.string();
+#ifdef TINYFRONT_SOURCE_DIR
+  if (fs::exists(fs::path(TINYFRONT_SOURCE_DIR) / p))
+    return (fs::path(TINYFRONT_SOURCE_DIR) / p).string();
+#endif
+  return path;
+}
+
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("corpus: cannot read " + path);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::string> split_words(const std::string& text, bool eos) {
+  std::vector<std::string> out;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream ws(line);
+    std::string w;
+    while (ws >> w) out.push_back(w);
+    if (eos) out.push_back("<eos>");
+  }
+  return out;
+}
+
+}  // namespace
+
+Corpus load_corpus(const DataConfig& cfg, const std::string& base_dir) {
+  Corpus c;
+  c.config = cfg;
+  c.resolved_path = resolve_data_path(cfg.path, base_dir);
+  const std::string& p = c.resolved_path;
+  if (!fs::exists(p)) throw Error("data.path: no such file or directory: " + cfg.path);
+
+  // Raw text of the three splits.
+  std::string parts[3];
+  if (fs::is_directory(p)) {
+    const char* names[3] = {"train.txt", "valid.txt", "test.txt"};
+    for (int i = 0; i < 3; ++i) {
+      fs::path f = fs::path(p) / names[i];
+      if (!fs::exists(f))
+        throw Error("data.path: directory " + p + " has no " + names[i] +
+                    " (expected train.txt, valid.txt, test.txt)");
+      parts[i] = read_file(f.string());
+    }
+  } else {
+    std::string text = read_file(p);
+    if (cfg.tokenizer == TokenizerKind::chars) {
+      size_t n = text.size();
+      size_t a = size_t(std::floor(n * cfg.split[0]));
+      size_t b = a + size_t(std::floor(n * cfg.split[1]));
+      parts[0] = text.substr(0, a), parts[1] = text.substr(a, b - a), parts[2] = text.substr(b);
+    } else {
+      // Split word corpora on line boundaries so that no line is cut in two.
+      std::vector<size_t> starts{0};
+      for (size_t i = 0; i < text.size(); ++i)
+        if (text[i] == '\n' && i + 1 < text.size()) starts.push_back(i + 1);
+      size_t nl = starts.size();
+      size_t la = size_t(std::floor(nl * cfg.split[0]));
+      size_t lb = la + size_t(std::floor(nl * cfg.split[1]));
+      auto off = [&](size_t line) { return line >= nl ? text.size() : starts[line]; };
+      parts[0] = text.substr(0, off(la));
+      parts[1] = text.substr(off(la), off(lb) - off(la));
+      parts[2] = text.substr(off(lb));
+    }
+  }
+  for (int i = 0; i < 3; ++i)
+    if (parts[i].empty())
+      throw Error("data.path: " + p + ": the " + std::string(i == 0 ? "train" : i == 1 ? "valid" : "test") +
+                  " split is empty");
+  c.train_chars = int64_t(parts[0].size());
+  c.valid_chars = int64_t(parts[1].size());
+  c.test_chars = int64_t(parts[2].size());
+
+  std::vector<int32_t>* out[3] = {&c.train, &c.valid, &c.test};
+  c.vocab.kind = cfg.tokenizer;
+  if (cfg.tokenizer == TokenizerKind::chars) {
+    bool seen[256] = {};
+    int nsrc = cfg.vocab_from == "train" ? 1 : 3;
+    for (int i = 0; i < nsrc; ++i)
+      for (unsigned char ch : parts[i]) seen[ch] = true;
+    int32_t id_of[256];
+    std::fill(id_of, id_of + 256, -1);
+    for (int ch = 0; ch < 256; ++ch)
+      if (seen[ch]) {
+        id_of[ch] = int32_t(c.vocab.tokens.size());
+        c.vocab.tokens.push_back(std::string(1, char(ch)));
+      }
+    for (int i = 0; i < 3; ++i) {
+      out[i]->reserve(parts[i].size());
+      for (unsigned char ch : parts[i]) {
+        if (id_of[ch] < 0)
+          throw Error("data.path: " + p + ": character " + std::to_string(int(ch)) +
+                      " of a held-out split is not in the training vocabulary");
+        out[i]->push_back(id_of[ch]);
+      }
+    }
+  } else {
+    // Vocabulary from the training split, in order of first appearance (stable ids).
+    std::unordered_map<std::string, int32_t> id_of;
+    std::vector<std::string> words[3];
+    for (int i = 0; i < 3; ++i) words[i] = split_words(parts[i], cfg.eos);
+    for (auto& w : words[0])
+      if (id_of.emplace(w, int32_t(c.vocab.tokens.size())).second) c.vocab.tokens.push_back(w);
+    int32_t unk = -1;
+    for (int i = 0; i < 3; ++i) {
+      out[i]->reserve(words[i].size());
+      for (auto& w : words[i]) {
+        auto it = id_of.find(w);
+        if (it != id_of.end()) {
+          out[i]->push_back(it->second);
+        } else {  // out of vocabulary -> <unk> (added on first need)
+          if (unk < 0) {
+            auto u = id_of.find("<unk>");
+            if (u != id_of.end()) unk = u->second;
+            else {
+              unk = int32_t(c.vocab.tokens.size());
+              c.vocab.tokens.push_back("<unk>");
+              id_of["<unk>"] = unk;
+            }
+          }
+          out[i]->push_back(unk);
+        }
+      }
+    }
+  }
+  if (c.vocab.size() < 2) throw Error("data.path: " + p + ": vocabulary has fewer than 2 tokens");
+  return c;
+}
+
+double unigram_entropy(const std::vector<int32_t>& tokens, int vocab) {
+  std::vector<double> count(size_t(vocab), 0.0);
+  for (int32_t t : tokens) count[size_t(t)] += 1;
+  double n = double(tokens.size()), h = 0;
+  for (double c : count)
+    if (c > 0) h -= (c / n) * std::log(c / n);
+  return h;
+}
+
+}  // namespace tinyfront
