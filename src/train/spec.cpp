@@ -260,12 +260,41 @@ void apply_spec_table(RunConfig& cfg, const toml::table& root, const std::string
       std::string key(k.str());
       auto f = sec->second.find(key);
       if (f == sec->second.end()) {
-        issues.push_back(issue_at(file, node, section + "." + key, "unknown key"));
+        auto ks = k.source();  // point at the key itself, not its value
+        issues.push_back({file, int(ks.begin.line), int(ks.begin.column), section + "." + key,
+                          "unknown key"});
         continue;
       }
       f->second(node, section + "." + key, ctx);
     }
   }
+}
+
+void apply_field(RunConfig& cfg, const std::string& dotted_key, const toml::node& value,
+                 const std::string& file, std::vector<SpecIssue>& issues) {
+  Schema schema = make_schema(cfg);
+  auto dot = dotted_key.find('.');
+  if (dot != std::string::npos) {
+    auto sec = schema.find(dotted_key.substr(0, dot));
+    if (sec != schema.end()) {
+      auto f = sec->second.find(dotted_key.substr(dot + 1));
+      if (f != sec->second.end()) {
+        FieldContext ctx{file, issues};
+        f->second(value, dotted_key, ctx);
+        return;
+      }
+    }
+  }
+  issues.push_back(issue_at(file, value, dotted_key, "unknown key"));
+}
+
+bool is_known_field(const std::string& dotted_key) {
+  RunConfig scratch;
+  Schema schema = make_schema(scratch);
+  auto dot = dotted_key.find('.');
+  if (dot == std::string::npos) return false;
+  auto sec = schema.find(dotted_key.substr(0, dot));
+  return sec != schema.end() && sec->second.count(dotted_key.substr(dot + 1)) > 0;
 }
 
 void apply_override(RunConfig& cfg, const std::string& assignment, std::vector<SpecIssue>& issues) {
@@ -412,7 +441,8 @@ nlohmann::ordered_json config_to_json(const RunConfig& c) {
                  {"restore_best", t.restore_best},
                  {"seed", t.seed},
                  {"threads", t.threads},
-                 {"diverge_loss", t.diverge_loss}};
+                 {"diverge_loss", t.diverge_loss},
+                 {"budget", t.budget}};
   return j;
 }
 
@@ -466,12 +496,14 @@ RunConfig config_from_json(const nlohmann::json& j) {
   c.train.seed = t.at("seed");
   c.train.threads = t.at("threads");
   c.train.diverge_loss = t.at("diverge_loss");
+  if (t.contains("budget")) c.train.budget = t.at("budget").get<std::string>();
   return c;
 }
 
 std::string run_id(const RunConfig& cfg) {
   auto j = config_to_json(cfg);
   j["train"].erase("threads");
+  j["train"].erase("budget");
   std::string text = j.dump();
   uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a 64
   for (unsigned char ch : text) {

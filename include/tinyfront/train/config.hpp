@@ -36,6 +36,9 @@ struct TrainConfig {
   uint64_t seed = 0;
   int threads = 1;
   double diverge_loss = 1e3;  // a training loss above this (or NaN/inf) ends the run: diverged
+  // How a sweep derived this run's budget: "fixed", "tokens_per_param=20", "iso_flops=1e+12",
+  // "scaled_epochs". A label for analysis; like threads, not part of the run's identity.
+  std::string budget = "fixed";
 };
 
 struct RunConfig {

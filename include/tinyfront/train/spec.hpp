@@ -28,6 +28,14 @@ RunConfig load_job_spec(const std::string& path, const std::vector<std::string>&
 void apply_spec_table(RunConfig& cfg, const toml::table& root, const std::string& file,
                       std::vector<SpecIssue>& issues);
 
+// Applies one field given by its dotted name ("model.heads") from a TOML node, keeping the
+// node's source position for messages. Unknown names are reported as issues.
+void apply_field(RunConfig& cfg, const std::string& dotted_key, const toml::node& value,
+                 const std::string& file, std::vector<SpecIssue>& issues);
+
+// Whether a dotted name is a known field ("model.heads" yes, "model.head" no).
+bool is_known_field(const std::string& dotted_key);
+
 // Applies one "section.key=value" override; appends an issue if it is malformed.
 void apply_override(RunConfig& cfg, const std::string& assignment, std::vector<SpecIssue>& issues);
 
@@ -41,8 +49,8 @@ nlohmann::ordered_json config_to_json(const RunConfig& cfg);
 RunConfig config_from_json(const nlohmann::json& j);  // inverse of config_to_json
 
 // A run's identity: the first 16 hex digits of the FNV-1a 64 hash of the canonical JSON text,
-// without the thread count (results do not depend on which rank runs them with how many
-// threads... except in the last bits; threads is recorded but kept out of the identity).
+// leaving out train.threads and train.budget (how a run is executed or labelled does not make it
+// a different run; both are still recorded with its results).
 std::string run_id(const RunConfig& cfg);
 
 }  // namespace tinyfront

@@ -1,0 +1,63 @@
+// Running a sweep over MPI ranks: a dynamic queue on rank 0 (longest estimated run first),
+// workers that pull runs as they free up, progress reporting, and clean shutdown.
+#pragma once
+
+#include <boost/mpi/communicator.hpp>
+#include <functional>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "tinyfront/store/record.hpp"
+#include "tinyfront/sweep/sweep_spec.hpp"
+#include "tinyfront/train/trainer.hpp"
+
+namespace tinyfront {
+
+struct SchedulerOptions {
+  bool simulate = false;          // workers sleep for the estimated duration instead of training
+  double simulate_scale = 1e-3;   // ... multiplied by this
+  double flops_per_second = 0;    // throughput for estimates (0: a default of 2e10)
+  bool quiet = false;             // no progress lines
+  double progress_interval = 2.0; // seconds between progress lines (plus one per finished run)
+};
+
+// What the master does with runs, results and checkpoints (the store plugs in here).
+struct SchedulerCallbacks {
+  // Called on rank 0 for every finished run (any status) before it counts as finished.
+  std::function<void(const RunRecord&)> on_result;
+  // Called on rank 0 with a run's latest checkpoint (serialized TrainState).
+  std::function<void(const std::string& run_id, const std::string& state)> on_checkpoint;
+  // Returns a run's stored checkpoint, if any, to resume it from.
+  std::function<std::optional<std::string>(const std::string& run_id)> load_checkpoint;
+};
+
+struct SweepOutcome {
+  int total = 0;  // runs scheduled
+  int done = 0, diverged = 0, failed = 0, preempted = 0;
+  double wall_seconds = 0;
+  double busy_seconds = 0;        // sum of run durations measured by workers
+  double efficiency = 0;          // busy / (workers x wall)
+  double dispatch_ms_per_run = 0; // master time per dispatched run
+  bool interrupted = false;       // a stop signal ended the sweep early
+};
+
+// Collective: every rank of `world` calls it with the same `runs` (rank 0 uses them; workers
+// only need spec.base_dir). With one rank, rank 0 runs everything itself.
+SweepOutcome run_sweep(boost::mpi::communicator& world, const SweepSpec& spec,
+                       const std::vector<RunConfig>& runs, const SchedulerOptions& options,
+                       const SchedulerCallbacks& callbacks);
+
+// Estimated seconds of a run at a given FLOP rate (training + evaluation, exact FLOPs).
+double estimate_seconds(const RunConfig& cfg, const CorpusInfo& corpus, double flops_per_second);
+
+// Checkpoints as bytes (for MPI messages and files).
+std::string serialize_state(const TrainState& s);
+TrainState deserialize_state(const std::string& bytes);
+
+// Installs SIGTERM/SIGUSR1 handlers that set the stop flag polled by running runs.
+void install_stop_handlers();
+bool stop_requested();
+void request_stop();  // for tests
+
+}  // namespace tinyfront

@@ -1,0 +1,404 @@
+#include "tinyfront/mpi/scheduler.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/mpi/collectives.hpp>
+#include <boost/serialization/string.hpp>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <thread>
+
+#include "tinyfront/mpi/protocol.hpp"
+#include "tinyfront/store/record_json.hpp"
+#include "tinyfront/train/spec.hpp"
+#include "tinyfront/util/error.hpp"
+
+namespace tinyfront {
+
+using namespace mpi_protocol;
+namespace bmpi = boost::mpi;
+
+// ---------------------------------------------------------------------------------------------
+// Stop signals
+
+namespace {
+volatile std::sig_atomic_t g_stop = 0;
+extern "C" void on_stop_signal(int) { g_stop = 1; }
+}  // namespace
+
+void install_stop_handlers() {
+  struct sigaction sa;
+  std::memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGUSR1, &sa, nullptr);
+}
+bool stop_requested() { return g_stop != 0; }
+void request_stop() { g_stop = 1; }
+
+// ---------------------------------------------------------------------------------------------
+// Checkpoint bytes: "TFCK", a format version, then the fields in order (little-endian, as this
+// machine writes them; checkpoints are not meant to move between architectures).
+
+namespace {
+struct Writer {
+  std::string out;
+  template <typename T>
+  void pod(const T& v) {
+    out.append(reinterpret_cast<const char*>(&v), sizeof v);
+  }
+  template <typename T>
+  void vec(const std::vector<T>& v) {
+    pod(uint64_t(v.size()));
+    out.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
+  }
+};
+struct Reader {
+  const std::string& in;
+  size_t pos = 0;
+  template <typename T>
+  void pod(T& v) {
+    if (pos + sizeof v > in.size()) throw Error("checkpoint: truncated");
+    std::memcpy(&v, in.data() + pos, sizeof v);
+    pos += sizeof v;
+  }
+  template <typename T>
+  void vec(std::vector<T>& v) {
+    uint64_t n = 0;
+    pod(n);
+    if (n > (in.size() - pos) / sizeof(T)) throw Error("checkpoint: truncated");
+    v.resize(n);
+    std::memcpy(v.data(), in.data() + pos, n * sizeof(T));
+    pos += n * sizeof(T);
+  }
+};
+constexpr uint32_t kStateVersion = 1;
+}  // namespace
+
+std::string serialize_state(const TrainState& s) {
+  Writer w;
+  w.out = "TFCK";
+  w.pod(kStateVersion);
+  w.pod(s.step), w.pod(s.windows_done), w.pod(s.evals_since_best), w.pod(s.best_val);
+  w.pod(s.best_step), w.pod(s.loss_sum), w.pod(s.loss_count), w.pod(s.train_seconds);
+  w.pod(s.data_rng.s), w.pod(s.dropout_rng.s);
+  w.vec(s.params), w.vec(s.adam_m), w.vec(s.adam_v), w.vec(s.best_params);
+  w.vec(s.curve);
+  return w.out;
+}
+
+TrainState deserialize_state(const std::string& bytes) {
+  if (bytes.size() < 8 || bytes.compare(0, 4, "TFCK") != 0)
+    throw Error("checkpoint: not a tinyfront checkpoint");
+  Reader r{bytes, 4};
+  uint32_t version = 0;
+  r.pod(version);
+  if (version != kStateVersion)
+    throw Error("checkpoint: format version " + std::to_string(version) + ", expected " +
+                std::to_string(kStateVersion));
+  TrainState s;
+  r.pod(s.step), r.pod(s.windows_done), r.pod(s.evals_since_best), r.pod(s.best_val);
+  r.pod(s.best_step), r.pod(s.loss_sum), r.pod(s.loss_count), r.pod(s.train_seconds);
+  r.pod(s.data_rng.s), r.pod(s.dropout_rng.s);
+  r.vec(s.params), r.vec(s.adam_m), r.vec(s.adam_v), r.vec(s.best_params);
+  r.vec(s.curve);
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+double estimate_seconds(const RunConfig& cfg, const CorpusInfo& corpus, double flops_per_second) {
+  RunCost c = run_cost(cfg, corpus);
+  return (c.flops_exact + c.eval_flops) / (flops_per_second > 0 ? flops_per_second : 2e10);
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double unix_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+std::string host_name() {
+  char buf[256] = {};
+  gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+
+// Runs one job in this process: the worker's body, and the master's when it is alone.
+struct Executor {
+  int rank = 0;
+  int64_t checkpoint_steps = 0;
+  double checkpoint_seconds = 0;
+  std::map<std::string, Corpus> corpora;  // loaded once per process
+
+  RunRecord execute(const RunMessage& msg,
+                    const std::function<void(const std::string&)>& send_checkpoint,
+                    const std::function<bool()>& should_stop) {
+    RunRecord rec;
+    rec.config = config_from_json(nlohmann::json::parse(msg.config_json));
+    rec.run_id = run_id(rec.config);
+    rec.rank = rank;
+    rec.host = host_name();
+    rec.started_at = unix_now();
+    try {
+      if (msg.simulate_seconds >= 0) {
+        std::this_thread::sleep_for(std::chrono::duration<double>(msg.simulate_seconds));
+        rec.result.status = RunStatus::done;
+        rec.result.wall_seconds = msg.simulate_seconds;
+        rec.result.test_nll = rec.result.best_val_nll = std::nan("");
+      } else {
+        const std::string key = data_key(rec.config.data);
+        if (!corpora.count(key)) corpora[key] = load_corpus(rec.config.data, msg.base_dir);
+        TrainHooks hooks;
+        hooks.should_stop = should_stop;
+        hooks.checkpoint_steps = checkpoint_steps;
+        hooks.checkpoint_seconds = checkpoint_seconds;
+        if (send_checkpoint)
+          hooks.on_checkpoint = [&](const TrainState& st) { send_checkpoint(serialize_state(st)); };
+        std::optional<TrainState> resume;
+        if (!msg.checkpoint.empty()) resume = deserialize_state(msg.checkpoint);
+        rec.result = train_run(rec.config, corpora[key], hooks, resume ? &*resume : nullptr);
+      }
+    } catch (const std::exception& e) {
+      rec.result.status = RunStatus::failed;
+      rec.result.message = e.what();
+      rec.result.test_nll = rec.result.best_val_nll = std::nan("");
+    }
+    rec.finished_at = unix_now();
+    return rec;
+  }
+};
+
+std::string hms(double s) {
+  if (!std::isfinite(s) || s < 0) return "--:--:--";
+  long t = long(s);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%02ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
+  return buf;
+}
+
+std::string describe(const RunConfig& c) {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "%s T=%d d=%d%s lr=%g", to_string(c.model.arch), c.model.context,
+                c.model.d_model,
+                c.model.is_attention_family()
+                    ? (" L=" + std::to_string(c.model.blocks()) + " H=" +
+                       std::to_string(c.model.heads))
+                          .c_str()
+                    : "",
+                c.train.lr);
+  return buf;
+}
+
+// Progress of the sweep as the master sees it.
+struct Progress {
+  int total = 0, finished = 0, running = 0;
+  SweepOutcome* outcome = nullptr;
+  double est_total = 0, est_finished = 0, actual_finished = 0;
+  Clock::time_point start = Clock::now(), last_print = Clock::now();
+  std::map<std::string, std::pair<double, std::string>> best;  // dataset -> (nll, run)
+  bool quiet = false;
+  std::string name;
+
+  void print() {
+    if (quiet) return;
+    const double elapsed = since(start);
+    // ETA: the remaining estimated work, scaled by how estimates compared to reality so far.
+    double eta = NAN;
+    if (est_finished > 0 && finished > 0)
+      eta = elapsed * (est_total - est_finished) / est_finished;
+    std::string best_txt;
+    for (auto& [ds, b] : best) {
+      char buf[200];
+      std::snprintf(buf, sizeof buf, " | best %s %.4f (%s)", ds.c_str(), b.first, b.second.c_str());
+      best_txt += buf;
+    }
+    std::fprintf(stderr, "[%s] %d/%d finished (%d failed, %d diverged) | %d running | %d left | "
+                         "elapsed %s | ETA %s%s\n",
+                 name.c_str(), finished, total, outcome->failed, outcome->diverged, running,
+                 total - finished - running, hms(elapsed).c_str(), hms(eta).c_str(),
+                 best_txt.c_str());
+    last_print = Clock::now();
+  }
+};
+
+void count(SweepOutcome& o, const RunRecord& r) {
+  switch (r.result.status) {
+    case RunStatus::done: ++o.done; break;
+    case RunStatus::diverged: ++o.diverged; break;
+    case RunStatus::preempted: ++o.preempted; break;
+    default: ++o.failed; break;
+  }
+}
+
+}  // namespace
+
+SweepOutcome run_sweep(bmpi::communicator& world, const SweepSpec& spec,
+                       const std::vector<RunConfig>& runs, const SchedulerOptions& opt,
+                       const SchedulerCallbacks& cb) {
+  Executor exec;
+  exec.rank = world.rank();
+  exec.checkpoint_steps = spec.settings.checkpoint_steps;
+  exec.checkpoint_seconds = spec.settings.checkpoint_seconds;
+  SweepOutcome out;
+
+  // ------------------------------------------------------------------ worker
+  if (world.rank() != 0) {
+    world.send(0, kReady, 0);
+    while (true) {
+      bmpi::status st = world.probe(0, bmpi::any_tag);
+      if (st.tag() == kStop) {
+        int dummy;
+        world.recv(0, kStop, dummy);
+        return out;
+      }
+      RunMessage msg;
+      world.recv(0, kRun, msg);
+      bool stop_seen = false;
+      auto should_stop = [&]() {
+        if (!stop_seen && world.iprobe(0, kStop)) stop_seen = true;
+        return stop_seen || stop_requested();
+      };
+      auto send_checkpoint = [&](const std::string& state) {
+        CheckpointMessage cm{run_id(config_from_json(nlohmann::json::parse(msg.config_json))),
+                             state};
+        world.send(0, kCheckpoint, cm);
+      };
+      RunRecord rec = exec.execute(msg, send_checkpoint, should_stop);
+      world.send(0, kResult, record_to_json(rec).dump());
+    }
+  }
+
+  // ------------------------------------------------------------------ master
+  const auto t_start = Clock::now();
+  const int workers = world.size() - 1;
+  // Longest estimated run first: the tail of the sweep is then made of short runs.
+  std::vector<double> est(runs.size());
+  for (size_t i = 0; i < runs.size(); ++i)
+    est[i] = estimate_seconds(runs[i], spec.corpora.at(data_key(runs[i].data)),
+                              opt.flops_per_second);
+  std::vector<size_t> order(runs.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return est[a] > est[b]; });
+
+  Progress prog;
+  prog.total = out.total = int(runs.size());
+  prog.outcome = &out;
+  prog.quiet = opt.quiet;
+  prog.name = spec.settings.name;
+  for (double e : est) prog.est_total += e;
+  std::map<std::string, size_t> index_of;
+  for (size_t i = 0; i < runs.size(); ++i) index_of[run_id(runs[i])] = i;
+
+  auto make_message = [&](size_t i) {
+    RunMessage m;
+    m.config_json = config_to_json(runs[i]).dump();
+    m.base_dir = spec.base_dir;
+    m.simulate_seconds = opt.simulate ? est[i] * opt.simulate_scale : -1;
+    if (cb.load_checkpoint && !opt.simulate)
+      if (auto s = cb.load_checkpoint(run_id(runs[i]))) m.checkpoint = *s;
+    return m;
+  };
+  auto finished = [&](const RunRecord& rec) {
+    if (cb.on_result) cb.on_result(rec);  // stored before it counts as finished
+    count(out, rec);
+    prog.finished += 1;
+    out.busy_seconds += rec.finished_at - rec.started_at;
+    auto it = index_of.find(rec.run_id);
+    if (it != index_of.end()) prog.est_finished += est[it->second];
+    if (rec.result.status == RunStatus::done && std::isfinite(rec.result.test_nll)) {
+      auto& b = prog.best[rec.config.data.name];
+      if (b.second.empty() || rec.result.test_nll < b.first)
+        b = {rec.result.test_nll, describe(rec.config)};
+    }
+    prog.print();
+  };
+
+  size_t next = 0;
+  double dispatch_seconds = 0;
+  int dispatched = 0;
+  if (workers == 0) {
+    // Alone: run everything here, in queue order.
+    for (; next < order.size() && !stop_requested(); ++next) {
+      prog.running = 1;
+      RunMessage m = make_message(order[next]);
+      std::string id = run_id(runs[order[next]]);
+      auto send_ckpt = [&](const std::string& s) {
+        if (cb.on_checkpoint) cb.on_checkpoint(id, s);
+      };
+      RunRecord rec = exec.execute(m, send_ckpt, [] { return stop_requested(); });
+      prog.running = 0;
+      finished(rec);
+    }
+  } else {
+    int active = workers;
+    std::vector<bool> busy(size_t(world.size()), false), stop_sent(size_t(world.size()), false);
+    bool stopping = false;
+    while (active > 0) {
+      // Wait for a message, waking up now and then to notice stop signals and print progress.
+      boost::optional<bmpi::status> st;
+      while (!(st = world.iprobe(bmpi::any_source, bmpi::any_tag))) {
+        if (!stopping && stop_requested()) {
+          stopping = true;
+          out.interrupted = true;
+          for (int r = 1; r < world.size(); ++r)
+            if (busy[size_t(r)] && !stop_sent[size_t(r)]) {
+              world.send(r, kStop, 0);
+              stop_sent[size_t(r)] = true;
+            }
+        }
+        if (!opt.quiet && since(prog.last_print) > opt.progress_interval) prog.print();
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      }
+      auto t0 = Clock::now();
+      const int src = st->source();
+      if (st->tag() == kCheckpoint) {
+        CheckpointMessage cm;
+        world.recv(src, kCheckpoint, cm);
+        if (cb.on_checkpoint) cb.on_checkpoint(cm.run_id, cm.state);
+        continue;
+      }
+      if (st->tag() == kReady) {
+        int dummy;
+        world.recv(src, kReady, dummy);
+      } else {
+        std::string text;
+        world.recv(src, kResult, text);
+        busy[size_t(src)] = false;
+        prog.running -= 1;
+        finished(record_from_json(nlohmann::json::parse(text)));
+      }
+      if (stop_sent[size_t(src)]) {  // it already has its kStop
+        --active;
+      } else if (stopping || next == order.size()) {
+        world.send(src, kStop, 0);
+        stop_sent[size_t(src)] = true;
+        --active;
+      } else {
+        world.send(src, kRun, make_message(order[next++]));
+        busy[size_t(src)] = true;
+        prog.running += 1;
+        ++dispatched;
+      }
+      dispatch_seconds += since(t0);
+    }
+  }
+  if (stop_requested()) out.interrupted = true;
+  out.wall_seconds = since(t_start);
+  out.efficiency = out.wall_seconds > 0
+                       ? out.busy_seconds / (std::max(1, workers) * out.wall_seconds)
+                       : 0;
+  out.dispatch_ms_per_run = dispatched ? 1e3 * dispatch_seconds / dispatched : 0;
+  if (!opt.quiet) prog.print();
+  return out;
+}
+
+}  // namespace tinyfront

@@ -1,0 +1,290 @@
+// Job and sweep specs: every kind of bad input is a clear error naming file, line, key and reason,
+// found before any compute; grids expand as written; budgets resolve as documented.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "tinyfront/model/model.hpp"
+#include "tinyfront/sweep/sweep_spec.hpp"
+#include "tinyfront/train/spec.hpp"
+#include "tinyfront/train/trainer.hpp"
+
+using namespace tinyfront;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Writes text to a fresh file in a per-test temporary directory and returns its path.
+std::string write_spec(const std::string& name, const std::string& text) {
+  fs::path dir = fs::temp_directory_path() / ("tinyfront_spec_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  fs::path p = dir / name;
+  std::ofstream(p) << text;
+  return p.string();
+}
+
+const std::string kData = std::string("path = \"") + TINYFRONT_SOURCE_DIR +
+                          "/data/tinyshakespeare.txt\"\n";
+
+// Returns the error text of loading a job spec, or "" if it loads.
+std::string job_error(const std::string& text, std::vector<std::string> sets = {}) {
+  std::string p = write_spec("job.toml", text);
+  try {
+    load_job_spec(p, sets);
+    return "";
+  } catch (const SpecError& e) {
+    return e.what();
+  }
+}
+
+std::string sweep_error(const std::string& text) {
+  std::string p = write_spec("sweep.toml", text);
+  try {
+    load_sweep_spec(p);
+    return "";
+  } catch (const SpecError& e) {
+    return e.what();
+  }
+}
+
+}  // namespace
+
+TEST(JobSpec, MissingFile) {
+  try {
+    load_job_spec("/nonexistent/job.toml");
+    FAIL();
+  } catch (const SpecError& e) {
+    EXPECT_EQ(std::string(e.what()), "/nonexistent/job.toml: no such file");
+  }
+}
+
+TEST(JobSpec, SyntaxErrorCarriesLineAndColumn) {
+  std::string e = job_error("[model]\narch = \"linear\"\ncontext = = 3\n");
+  EXPECT_NE(e.find("job.toml:3:"), std::string::npos) << e;
+  EXPECT_NE(e.find("TOML syntax error"), std::string::npos) << e;
+}
+
+TEST(JobSpec, UnknownKeyWrongTypeOutOfRangeAllReportedAtOnce) {
+  std::string e = job_error(
+      "[model]\n"
+      "arch = \"linear\"\n"
+      "contxt = 8\n"        // line 3: unknown key
+      "d_model = \"big\"\n" // line 4: wrong type
+      "[train]\n"
+      "lr = -1.0\n"         // line 6: out of range
+      "batch = 0\n");       // line 7: out of range
+  EXPECT_NE(e.find("job.toml:3:1: model.contxt: unknown key"), std::string::npos) << e;
+  EXPECT_NE(e.find("job.toml:4:11: model.d_model: expected an integer, got a string"),
+            std::string::npos)
+      << e;
+  EXPECT_NE(e.find("job.toml:6:6: train.lr: must be in (0, 10], got -1"), std::string::npos) << e;
+  EXPECT_NE(e.find("job.toml:7:9: train.batch: must be in [1, 65536], got 0"), std::string::npos)
+      << e;
+}
+
+TEST(JobSpec, UnknownEnumValueAndSection) {
+  std::string e = job_error("[model]\narch = \"lstm\"\n[optim]\nlr = 1\n");
+  EXPECT_NE(e.find("model.arch: unknown value \"lstm\" (expected linear, mlp, attention, "
+                   "transformer)"),
+            std::string::npos)
+      << e;
+  EXPECT_NE(e.find("optim: unknown section"), std::string::npos) << e;
+}
+
+TEST(JobSpec, HeadsMustDivideDModel) {
+  std::string e = job_error("[model]\narch = \"transformer\"\nd_model = 128\nheads = 3\n");
+  EXPECT_NE(e.find("model.heads: must divide model.d_model (128), got 3"), std::string::npos) << e;
+}
+
+TEST(JobSpec, SetOverridesAndReportsBadOverrides) {
+  std::string p = write_spec("ok.toml", "[model]\narch = \"linear\"\n");
+  RunConfig c = load_job_spec(p, {"model.context=24", "train.lr=0.01", "model.arch=mlp"});
+  EXPECT_EQ(c.model.context, 24);
+  EXPECT_DOUBLE_EQ(c.train.lr, 0.01);
+  EXPECT_EQ(c.model.arch, Arch::mlp);
+  std::string e = job_error("[model]\narch = \"linear\"\n", {"model.context=abc"});
+  EXPECT_NE(e.find("model.context: expected an integer, got a string (from --set)"),
+            std::string::npos)
+      << e;
+  e = job_error("", {"nodot=1"});
+  EXPECT_NE(e.find("expected section.key=value"), std::string::npos) << e;
+}
+
+TEST(RunId, StableAndIgnoresIrrelevantFields) {
+  RunConfig a;
+  a.model.arch = Arch::linear;
+  RunConfig b = a;
+  b.model.layers = 7;       // a linear model has no layers
+  b.train.threads = 8;      // how it runs is not what it is
+  EXPECT_EQ(run_id(a), run_id(b));
+  b.model.context = 3;
+  EXPECT_NE(run_id(a), run_id(b));
+  EXPECT_EQ(run_id(a).size(), 16u);
+  // Round trip through the canonical JSON.
+  RunConfig c = config_from_json(nlohmann::json::parse(config_to_json(a).dump()));
+  EXPECT_EQ(run_id(c), run_id(a));
+}
+
+TEST(SweepSpec, GridSubgridsExcludeIncludeExpand) {
+  std::string p = write_spec("grid.toml", "[defaults]\ndata." + kData +
+                                              "model.arch = \"linear\"\n"
+                                              "model.d_model = 16\n"
+                                              "[grid]\n"
+                                              "model.context = [8, 16]\n"
+                                              "train.lr = [1e-3, 3e-3, 1e-2]\n"
+                                              "[[subgrid]]\n"
+                                              "name = \"linear\"\n"
+                                              "set.model.arch = \"linear\"\n"
+                                              "[[subgrid]]\n"
+                                              "name = \"transformers\"\n"
+                                              "set.model.arch = \"transformer\"\n"
+                                              "grid.model.layers = [1, 2]\n"
+                                              "grid.model.heads = [2, 4]\n"
+                                              "[[exclude]]\n"
+                                              "model.arch = \"transformer\"\n"
+                                              "model.context = 16\n"
+                                              "train.lr = [1e-2, 3e-3]\n"
+                                              "[[include]]\n"
+                                              "model.arch = \"mlp\"\n"
+                                              "model.hidden = [32, 32]\n");
+  SweepSpec s = load_sweep_spec(p);
+  // linear: 2 x 3 = 6; transformer: 2 x 3 x 2 x 2 = 24 minus (context 16, two lrs) 2 x 4 = 8;
+  // one included mlp.
+  ASSERT_EQ(s.runs.size(), 6u + 16u + 1u);
+  EXPECT_EQ(s.runs.front().model.arch, Arch::linear);
+  EXPECT_EQ(s.runs.back().model.arch, Arch::mlp);
+  EXPECT_EQ(s.runs.back().model.hidden, (std::vector<int>{32, 32}));
+  int transformers = 0;
+  for (auto& r : s.runs)
+    if (r.model.arch == Arch::transformer) {
+      ++transformers;
+      EXPECT_FALSE(r.model.context == 16 && r.train.lr > 2e-3);
+    }
+  EXPECT_EQ(transformers, 16);
+  EXPECT_EQ(s.corpora.size(), 1u);
+}
+
+TEST(SweepSpec, DuplicatePointsAreOneRun) {
+  std::string p = write_spec("dup.toml", "[defaults]\ndata." + kData +
+                                             "model.arch = \"linear\"\n"
+                                             "[grid]\nmodel.layers = [1, 2, 3]\n");
+  EXPECT_EQ(load_sweep_spec(p).runs.size(), 1u);  // layers do not apply to a linear model
+}
+
+TEST(SweepSpec, TokensPerParamBudget) {
+  std::string p = write_spec("tpp.toml", "[defaults]\ndata." + kData +
+                                             "model.arch = \"transformer\"\n"
+                                             "model.d_model = 32\nmodel.heads = 4\n"
+                                             "model.ff = 64\nmodel.context = 32\n"
+                                             "train.protocol = \"causal\"\n"
+                                             "[grid]\nmodel.layers = [1, 2]\n"
+                                             "[budget]\nmode = \"tokens_per_param\"\n"
+                                             "tokens_per_param = [10, 20]\n");
+  SweepSpec s = load_sweep_spec(p);
+  ASSERT_EQ(s.runs.size(), 4u);
+  for (auto& r : s.runs) {
+    ModelConfig m = r.model;
+    m.vocab = 65;
+    double k = r.train.budget == "tokens_per_param=10" ? 10 : 20;
+    // tokens rounded up to whole windows of T predicted tokens
+    double want = k * count_params(m);
+    EXPECT_GE(r.train.tokens, want);
+    EXPECT_LT(r.train.tokens, want + 32);
+  }
+}
+
+TEST(SweepSpec, IsoFlopBudgetMatchesTarget) {
+  std::string p = write_spec("iso.toml", "[defaults]\ndata." + kData +
+                                             "model.arch = \"linear\"\nmodel.d_model = 16\n"
+                                             "train.epochs = 2\n"
+                                             "[grid]\nmodel.context = [8, 32]\n"
+                                             "[budget]\nmode = \"iso_flops\"\n"
+                                             "iso_flops = [1e11]\nconvention = \"study\"\n");
+  SweepSpec s = load_sweep_spec(p);
+  ASSERT_EQ(s.runs.size(), 2u);
+  for (auto& r : s.runs) {
+    RunCost c = run_cost(r, s.corpora.begin()->second);
+    EXPECT_NEAR(c.flops_study / 1e11, 1.0, 0.01) << r.model.context;
+  }
+}
+
+TEST(SweepSpec, ScaledEpochsFollowParameterRatio) {
+  std::string p = write_spec("scaled.toml", "[defaults]\ndata." + kData +
+                                                "model.arch = \"transformer\"\nmodel.d_model = 32\n"
+                                                "model.heads = 4\nmodel.ff = 64\n"
+                                                "model.context = 16\ntrain.epochs = 2\n"
+                                                "[grid]\nmodel.layers = [2, 4]\n"
+                                                "[budget]\nmode = \"scaled_epochs\"\n"
+                                                "reference.model.layers = 2\n");
+  SweepSpec s = load_sweep_spec(p);
+  ASSERT_EQ(s.runs.size(), 2u);
+  EXPECT_EQ(s.runs[0].train.epochs, 2);
+  ModelConfig m2 = s.runs[0].model, m4 = s.runs[1].model;
+  m2.vocab = m4.vocab = 65;
+  int want = int(std::lround(2.0 * count_params(m4) / count_params(m2)));
+  EXPECT_EQ(s.runs[1].train.epochs, want);
+  EXPECT_GT(want, 2);
+}
+
+// A table of bad sweep specs, each with the message it must produce.
+TEST(SweepSpec, BadSpecsTable) {
+  struct Case {
+    std::string text, expected;
+  };
+  std::vector<Case> cases = {
+      {"[defaults]\ndata." + kData + "[grid]\nmodel.contxt = [1]\n",
+       "sweep.toml:4:17: model.contxt: unknown key"},
+      {"[defaults]\ndata." + kData + "[grid]\nmodel.context = [8, \"x\"]\n",
+       "sweep.toml:4:21: model.context: expected an integer, got a string"},
+      {"[defaults]\ndata." + kData + "model.arch = \"transformer\"\n[grid]\nmodel.heads = [3]\n",
+       "model.heads: must divide model.d_model (128), got 3"},
+      {"[defaults]\ndata.path = \"/nonexistent/corpus.txt\"\n",
+       "data.path: data.path: no such file or directory: /nonexistent/corpus.txt"},
+      {"[defaults]\ndata." + kData + "model.context = 200\n"
+       "data.split = [0.9998, 0.0001, 0.0001]\n",
+       "model.context: 200 is longer than a split"},
+      {"[sweep]\nthreads_per_rank = 0\n", "sweep.toml:2:20: sweep.threads_per_rank: must be >= 1"},
+      {"[swep]\n", "sweep.toml:1:1: swep: unknown section"},
+      {"[defaults]\ndata." + kData + "[budget]\nmode = \"tokens_per_param\"\n",
+       "budget.tokens_per_param: give at least one value for this mode"},
+      {"[defaults]\ndata." + kData + "[budget]\nmode = \"chinchilla\"\n",
+       "sweep.toml:4:8: budget.mode: expected fixed, tokens_per_param, iso_flops or scaled_epochs"},
+      {"[grid\n", "TOML syntax error"},
+  };
+  for (auto& c : cases) {
+    std::string e = sweep_error(c.text);
+    EXPECT_NE(e.find(c.expected), std::string::npos)
+        << "spec:\n" << c.text << "\nexpected: " << c.expected << "\ngot: " << e;
+  }
+}
+
+TEST(SweepSpec, AllErrorsAtOnce) {
+  std::string e = sweep_error("[defaults]\ndata." + kData +
+                              "model.d_model = -1\n[grid]\ntrain.lr = [0.0]\n[sweep]\nbogus = 1\n");
+  EXPECT_NE(e.find("model.d_model"), std::string::npos) << e;
+  EXPECT_NE(e.find("train.lr"), std::string::npos) << e;
+  EXPECT_NE(e.find("sweep.bogus"), std::string::npos) << e;
+}
+
+TEST(SweepSpec, ShardsPartitionTheGrid) {
+  std::string p = write_spec("shard.toml", "[defaults]\ndata." + kData +
+                                               "model.arch = \"linear\"\n"
+                                               "[grid]\nmodel.context = [2,3,4,5,6,7,8,9]\n"
+                                               "train.lr = [1e-3, 2e-3, 3e-3]\n");
+  SweepSpec s = load_sweep_spec(p);
+  int in0 = 0, in1 = 0;
+  for (auto& r : s.runs) {
+    bool a = in_shard(run_id(r), 0, 2), b = in_shard(run_id(r), 1, 2);
+    EXPECT_NE(a, b);
+    in0 += a, in1 += b;
+  }
+  EXPECT_EQ(in0 + in1, 24);
+  EXPECT_GT(in0, 4);
+  EXPECT_GT(in1, 4);
+}
+
+TEST(SweepSpec, QuickSweepShipsAndExpands) {
+  SweepSpec s = load_sweep_spec(std::string(TINYFRONT_SOURCE_DIR) + "/sweeps/quick.toml");
+  EXPECT_EQ(s.runs.size(), 8u);
+}
