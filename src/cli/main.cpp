@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   std::map<std::string, cli::Command> commands;
   commands["train"] = cli::add_train(app);
+  commands["sweep"] = cli::add_sweep(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

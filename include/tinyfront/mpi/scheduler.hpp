@@ -51,10 +51,6 @@ SweepOutcome run_sweep(boost::mpi::communicator& world, const SweepSpec& spec,
 // Estimated seconds of a run at a given FLOP rate (training + evaluation, exact FLOPs).
 double estimate_seconds(const RunConfig& cfg, const CorpusInfo& corpus, double flops_per_second);
 
-// Checkpoints as bytes (for MPI messages and files).
-std::string serialize_state(const TrainState& s);
-TrainState deserialize_state(const std::string& bytes);
-
 // Installs SIGTERM/SIGUSR1 handlers that set the stop flag polled by running runs.
 void install_stop_handlers();
 bool stop_requested();

@@ -1,0 +1,257 @@
+// tinyfront sweep SPEC --out results.h5: the grid over MPI ranks, into a results file.
+// Run under mpirun/srun; rank 0 is the master and the only writer.
+#include <unistd.h>
+
+#include <boost/mpi/collectives.hpp>
+#include <boost/mpi/communicator.hpp>
+#include <boost/mpi/environment.hpp>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <set>
+
+#include "tinyfront/cli/commands.hpp"
+#include "tinyfront/cli/report.hpp"
+#include "tinyfront/mpi/scheduler.hpp"
+#include "tinyfront/store/checkpoint.hpp"
+#include "tinyfront/store/results_file.hpp"
+#include "tinyfront/train/spec.hpp"
+
+namespace fs = std::filesystem;
+
+namespace tinyfront::cli {
+
+namespace {
+
+struct SweepCliOptions {
+  std::string spec, out, shard;
+  std::vector<std::string> sets;
+  bool simulate = false;
+  double simulate_scale = 1e-3;
+  double flops_per_second = 0;
+  bool retry_failed = false;
+  bool ignore_limits = false;
+  bool json = false;
+  bool quiet = false;
+};
+
+// The spec text stored in the results file: the file as written plus the command-line overrides,
+// so that the stored text alone describes the runs.
+std::string stored_spec_text(const SweepSpec& spec, const std::vector<std::string>& sets) {
+  std::string text = spec.text;
+  for (auto& s : sets) text += "\n# tinyfront sweep --set " + s;
+  return text;
+}
+
+// Explains a stored run that the spec no longer contains: the closest run of the spec and the
+// fields that differ.
+std::string changed_definition(const RunRecord& stored, const std::vector<RunConfig>& runs) {
+  auto a = config_to_json(stored.config);
+  std::string best;
+  size_t best_count = SIZE_MAX;
+  for (auto& r : runs) {
+    auto b = config_to_json(r);
+    std::string diff;
+    size_t n = 0;
+    for (auto& [section, fields] : a.items())
+      for (auto& [k, v] : fields.items())
+        if (k != "threads" && k != "budget" && b[section][k] != v) {
+          ++n;
+          diff += (diff.empty() ? "" : ", ") + section + "." + k + " " + v.dump() + " -> " +
+                  b[section][k].dump();
+        }
+    if (n < best_count) best_count = n, best = diff;
+  }
+  return "run " + stored.run_id + " in the results file is not in the spec any more (" +
+         (best.empty() ? std::string("no similar run") : "changed: " + best) + ")";
+}
+
+}  // namespace
+
+Command add_sweep(CLI::App& app) {
+  auto opt = std::make_shared<SweepCliOptions>();
+  CLI::App* sub = app.add_subcommand(
+      "sweep", "Run a grid of training runs over MPI ranks (mpirun -n N tinyfront sweep ...)");
+  sub->add_option("spec", opt->spec, "Sweep spec, e.g. sweeps/quick.toml")->required();
+  sub->add_option("-o,--out", opt->out, "Results file (HDF5); resumed if it exists")->required();
+  sub->add_option("--set", opt->sets, "Override: sweep.key=value or section.key=value");
+  sub->add_option("--shard", opt->shard, "Run only shard i of n (i/n, 0-based)");
+  sub->add_flag("--simulate", opt->simulate,
+                "Workers sleep for each run's estimated time instead of training");
+  sub->add_option("--simulate-scale", opt->simulate_scale,
+                  "Fraction of the estimated time a simulated run sleeps")
+      ->default_val(1e-3);
+  sub->add_option("--flops-per-second", opt->flops_per_second,
+                  "Throughput used for time estimates (default: 2e10)");
+  sub->add_flag("--retry-failed", opt->retry_failed, "Run again the runs recorded as failed");
+  sub->add_flag("--ignore-limits", opt->ignore_limits,
+                "Start even if the spec's max_total_flops/max_run_flops/max_hours are exceeded");
+  sub->add_flag("--json", opt->json, "Print a JSON summary on stdout at the end");
+  sub->add_flag("-q,--quiet", opt->quiet, "No progress lines");
+  return [opt]() -> int {
+    boost::mpi::environment env(boost::mpi::threading::single, false);
+    boost::mpi::communicator world;
+    const bool master = world.rank() == 0;
+    install_stop_handlers();
+
+    // Every rank reads the spec (deterministic), so a bad spec stops all ranks at once.
+    SweepSpec spec;
+    try {
+      spec = load_sweep_spec(opt->spec, opt->sets);
+    } catch (const SpecError&) {
+      if (master) throw;
+      return 2;
+    }
+    int shard_i = 0, shard_n = 1;
+    if (!opt->shard.empty()) {
+      if (std::sscanf(opt->shard.c_str(), "%d/%d", &shard_i, &shard_n) != 2 || shard_n < 1 ||
+          shard_i < 0 || shard_i >= shard_n) {
+        if (master)
+          throw SpecError({{"<command line>", 0, 0, "--shard", "expected i/n with 0 <= i < n"}});
+        return 2;
+      }
+    }
+    std::vector<RunConfig> runs;
+    for (auto& r : spec.runs)
+      if (in_shard(run_id(r), shard_i, shard_n)) runs.push_back(r);
+
+    // Rank 0 decides what to run (limits, resume) and tells the workers whether to go on.
+    int go = 1;
+    std::optional<ResultsStore> store;
+    std::vector<RunConfig> todo;
+    std::string error;
+    std::set<std::string> had_checkpoint;
+    CheckpointDir ckpt_dir(opt->out + ".ckpt");
+    if (master) {
+      try {
+        // Budget limits, before any compute.
+        double total = 0, largest = 0, hours = 0;
+        const FlopConvention conv = spec.settings.flops_convention;
+        for (auto& r : runs) {
+          const CorpusInfo& ci = spec.corpora.at(data_key(r.data));
+          RunCost c = run_cost(r, ci);
+          total += c.flops(conv);
+          largest = std::max(largest, c.flops(conv));
+          hours += estimate_seconds(r, ci, opt->flops_per_second) / 3600.0;
+        }
+        const int workers = std::max(1, world.size() - 1);
+        std::vector<std::string> over;
+        char buf[256];
+        if (spec.settings.max_total_flops > 0 && total > spec.settings.max_total_flops) {
+          std::snprintf(buf, sizeof buf, "total %s FLOPs %.3g exceed sweep.max_total_flops %.3g",
+                        to_string(conv), total, spec.settings.max_total_flops);
+          over.push_back(buf);
+        }
+        if (spec.settings.max_run_flops > 0 && largest > spec.settings.max_run_flops) {
+          std::snprintf(buf, sizeof buf, "largest run's %s FLOPs %.3g exceed sweep.max_run_flops %.3g",
+                        to_string(conv), largest, spec.settings.max_run_flops);
+          over.push_back(buf);
+        }
+        if (spec.settings.max_hours > 0 && hours / workers > spec.settings.max_hours) {
+          std::snprintf(buf, sizeof buf,
+                        "estimated %.2f hours on %d workers exceed sweep.max_hours %.2f",
+                        hours / workers, workers, spec.settings.max_hours);
+          over.push_back(buf);
+        }
+        if (!over.empty() && !opt->ignore_limits) {
+          std::string msg;
+          for (auto& o : over) msg += (msg.empty() ? "" : "; ") + o;
+          throw SpecError({{opt->spec, 0, 0, "sweep", msg + " (--ignore-limits to run anyway)"}});
+        }
+
+        if (!opt->simulate) {
+          // Resume: what the file already holds decides what runs.
+          std::map<std::string, RunStatus> stored;
+          if (fs::exists(opt->out)) {
+            store = store_open(opt->out);
+            std::set<std::string> ids;
+            for (auto& r : runs) ids.insert(run_id(r));
+            for (const RunRecord& rec : store_read_runs(opt->out)) {
+              stored[rec.run_id] = rec.result.status;
+              if (!ids.count(rec.run_id) && shard_n == 1)
+                throw Error(opt->out + ": " + changed_definition(rec, runs) +
+                            "; use a new results file for a different grid");
+            }
+          } else {
+            store = store_create(opt->out, stored_spec_text(spec, opt->sets));
+          }
+          int skipped = 0;
+          for (auto& r : runs) {
+            auto it = stored.find(run_id(r));
+            bool skip = it != stored.end() &&
+                        (it->second == RunStatus::done || it->second == RunStatus::diverged ||
+                         (it->second == RunStatus::failed && !opt->retry_failed));
+            if (skip) ++skipped;
+            else todo.push_back(r);
+          }
+          if (skipped && !opt->quiet)
+            std::fprintf(stderr, "[%s] resuming %s: %d of %zu runs already recorded, %zu to run\n",
+                         spec.settings.name.c_str(), opt->out.c_str(), skipped, runs.size(),
+                         todo.size());
+          // Vocabularies of the datasets, stored once per dataset name.
+          std::set<std::string> names;
+          for (auto& r : todo)
+            if (names.insert(r.data.name).second)
+              store_put_vocab(*store, r.data.name, load_corpus(r.data, spec.base_dir).vocab);
+        } else {
+          todo = runs;
+        }
+      } catch (const std::exception& e) {
+        error = e.what();
+        go = 0;
+      }
+    }
+    boost::mpi::broadcast(world, go, 0);
+    if (!go) {
+      if (master) {
+        if (store) store_close(*store);
+        throw Error(error);
+      }
+      return 1;
+    }
+
+    SchedulerOptions so;
+    so.simulate = opt->simulate;
+    so.simulate_scale = opt->simulate_scale;
+    so.flops_per_second = opt->flops_per_second;
+    so.quiet = opt->quiet;
+    SchedulerCallbacks cb;
+    if (master && store) {
+      cb.on_result = [&](const RunRecord& rec) {
+        store_append(*store, rec);
+        if (rec.result.status != RunStatus::preempted) ckpt_dir.remove(rec.run_id);
+      };
+      cb.on_checkpoint = [&](const std::string& id, const std::string& state) {
+        ckpt_dir.write(id, state);
+      };
+      cb.load_checkpoint = [&](const std::string& id) { return ckpt_dir.read(id); };
+    }
+    SweepOutcome outcome = run_sweep(world, spec, todo, so, cb);
+    if (!master) return 0;
+    if (store) store_close(*store);
+
+    if (!opt->simulate) {
+      std::vector<RunRecord> records = store_read_runs(opt->out);
+      if (opt->json) {
+        std::cout << summary_json(records, outcome).dump() << "\n";
+      } else {
+        print_results_table(std::cout, records);
+      }
+    } else {
+      nlohmann::ordered_json j;
+      j["ranks"] = world.size();
+      j["runs"] = outcome.total;
+      j["wall_seconds"] = outcome.wall_seconds;
+      j["busy_seconds"] = outcome.busy_seconds;
+      j["efficiency"] = outcome.efficiency;
+      j["dispatch_ms_per_run"] = outcome.dispatch_ms_per_run;
+      std::cout << j.dump() << "\n";
+    }
+    if (outcome.interrupted) return kExitInterrupted;
+    return outcome.failed || outcome.diverged ? 1 : 0;
+  };
+}
+
+}  // namespace tinyfront::cli

@@ -1,0 +1,132 @@
+// Sweeps over real MPI ranks (mpiexec, oversubscribed) into real HDF5 files.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "mpi_helpers.hpp"
+#include "tinyfront/store/results_file.hpp"
+#include "tinyfront/sweep/sweep_spec.hpp"
+#include "tinyfront/train/spec.hpp"
+
+using namespace tinyfront;
+using namespace tinyfront::testing_support;
+
+namespace {
+
+std::string tiny_sweep(const std::string& extra_grid = "") {
+  return "[sweep]\nname = \"tiny\"\n"
+         "[defaults]\n"
+         "data.path = \"" + shakespeare_path() + "\"\n"
+         "model.arch = \"linear\"\nmodel.d_model = 8\n"
+         "train.epochs = 1\ntrain.windows_per_epoch = 640\ntrain.batch = 32\n"
+         "train.eval_windows = 200\n"
+         "[grid]\nmodel.context = [2, 4, 8]\ntrain.lr = [1e-3, 1e-2]\n" + extra_grid;
+}
+
+}  // namespace
+
+TEST(MpiSweep, ThreeRanksEveryPointExactlyOnce) {
+  TempDir dir("mpi3");
+  std::string spec = dir.file("tiny.toml", tiny_sweep());
+  std::string out = dir.file("results.h5");
+  CommandResult r = run_command(mpiexec(3, "sweep " + spec + " --out " + out + " --quiet"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  SweepSpec s = load_sweep_spec(spec);
+  ASSERT_EQ(s.runs.size(), 6u);
+  std::vector<RunRecord> recs = store_read_runs(out);
+  std::map<std::string, int> seen;
+  for (auto& rec : recs) seen[rec.run_id] += 1;
+  for (auto& run : s.runs) EXPECT_EQ(seen[run_id(run)], 1) << run_id(run);
+  EXPECT_EQ(recs.size(), 6u);
+  std::set<int> ranks;
+  for (auto& rec : recs) {
+    EXPECT_EQ(rec.result.status, RunStatus::done);
+    EXPECT_TRUE(rec.rank == 1 || rec.rank == 2) << rec.rank;
+    ranks.insert(rec.rank);
+  }
+  // h5dump reads the file too.
+  CommandResult d = run_command("h5dump -H " + out);
+  EXPECT_EQ(d.exit_code, 0) << d.output;
+  EXPECT_NE(d.output.find("DATASET \"runs\""), std::string::npos) << d.output;
+}
+
+TEST(MpiSweep, DivergingRunIsRecordedAndTheRestFinish) {
+  TempDir dir("mpi4");
+  std::string spec = dir.file(
+      "div.toml", tiny_sweep() + "[[include]]\nmodel.arch = \"mlp\"\nmodel.hidden = [16]\n"
+                                 "model.context = 4\ntrain.lr = 5000.0\ntrain.diverge_loss = 30.0\n");
+  std::string out = dir.file("results.h5");
+  CommandResult r = run_command(mpiexec(4, "sweep " + spec + " --out " + out + " --quiet"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;  // not every run succeeded
+  std::vector<RunRecord> recs = store_read_runs(out);
+  ASSERT_EQ(recs.size(), 7u) << r.output;
+  int done = 0, diverged = 0;
+  for (auto& rec : recs) {
+    if (rec.result.status == RunStatus::done) ++done;
+    if (rec.result.status == RunStatus::diverged) {
+      ++diverged;
+      EXPECT_EQ(rec.config.model.arch, Arch::mlp);
+      EXPECT_FALSE(rec.result.message.empty());
+    }
+  }
+  EXPECT_EQ(done, 6);
+  EXPECT_EQ(diverged, 1);
+}
+
+TEST(MpiSweep, BadSpecStopsEveryRankBeforeAnyCompute) {
+  TempDir dir("mpibad");
+  std::string spec = dir.file("bad.toml", tiny_sweep("model.heads = [3]\nmodel.colour = [1]\n"));
+  std::string out = dir.file("results.h5");
+  CommandResult r = run_command(mpiexec(3, "sweep " + spec + " --out " + out));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("bad.toml:13:16: model.colour: unknown key"), std::string::npos)
+      << r.output;
+  EXPECT_FALSE(std::filesystem::exists(out));
+}
+
+TEST(MpiSweep, ResumeSkipsDoneRunsAndRefusesChangedDefinitions) {
+  TempDir dir("mpiresume");
+  std::string spec = dir.file("tiny.toml", tiny_sweep());
+  std::string out = dir.file("results.h5");
+  ASSERT_EQ(run_command(mpiexec(2, "sweep " + spec + " --out " + out + " --quiet")).exit_code, 0);
+  // Same command again: nothing to run, same records.
+  CommandResult again = run_command(mpiexec(2, "sweep " + spec + " --out " + out));
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("6 of 6 runs already recorded, 0 to run"), std::string::npos)
+      << again.output;
+  EXPECT_EQ(store_read_runs(out).size(), 6u);
+  // New points added: only they run.
+  std::string grown = dir.file("tiny.toml", tiny_sweep() + "[[include]]\nmodel.context = 3\n");
+  CommandResult more = run_command(mpiexec(2, "sweep " + grown + " --out " + out));
+  EXPECT_EQ(more.exit_code, 0) << more.output;
+  EXPECT_NE(more.output.find("6 of 7 runs already recorded, 1 to run"), std::string::npos)
+      << more.output;
+  EXPECT_EQ(store_read_runs(out).size(), 7u);
+  // A changed definition of existing runs is an error naming the run and the field.
+  std::string changed = dir.file(
+      "tiny.toml", tiny_sweep() + "[[include]]\nmodel.context = 3\n");
+  CommandResult bad = run_command(
+      mpiexec(2, "sweep " + changed + " --out " + out + " --set train.windows_per_epoch=320"));
+  EXPECT_NE(bad.exit_code, 0) << bad.output;
+  EXPECT_NE(bad.output.find("train.windows_per_epoch 640 -> 320"), std::string::npos) << bad.output;
+  EXPECT_EQ(store_read_runs(out).size(), 7u);
+}
+
+TEST(MpiSweep, SimulatedSweepWith64Ranks) {
+  TempDir dir("mpisim");
+  std::string grid = "[sweep]\nname = \"sim\"\n[defaults]\ndata.path = \"" + shakespeare_path() +
+                     "\"\nmodel.arch = \"linear\"\n[grid]\nmodel.context = [1,2,3,4,5,6,7,8]\n"
+                     "train.lr = [1e-3,2e-3,3e-3,4e-3,5e-3,6e-3,7e-3,8e-3]\n"
+                     "train.seed = [1,2,3,4]\n";
+  std::string spec = dir.file("sim.toml", grid);
+  CommandResult r = run_command(mpiexec(64, "sweep " + spec + " --out " + dir.file("x.h5") +
+                                               " --simulate --simulate-scale 0.02 --quiet"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto brace = r.output.rfind('{');
+  ASSERT_NE(brace, std::string::npos) << r.output;
+  auto j = nlohmann::json::parse(r.output.substr(brace));
+  EXPECT_EQ(j["ranks"], 64);
+  EXPECT_EQ(j["runs"], 256);
+  EXPECT_GT(j["efficiency"].get<double>(), 0.3) << r.output;
+}
