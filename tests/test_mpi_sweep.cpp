@@ -55,7 +55,7 @@ TEST(MpiSweep, DivergingRunIsRecordedAndTheRestFinish) {
   TempDir dir("mpi4");
   std::string spec = dir.file(
       "div.toml", tiny_sweep() + "[[include]]\nmodel.arch = \"mlp\"\nmodel.hidden = [16]\n"
-                                 "model.context = 4\ntrain.lr = 5000.0\ntrain.diverge_loss = 30.0\n");
+                                 "model.context = 4\ntrain.lr = 9.0\ntrain.diverge_loss = 8.0\n");
   std::string out = dir.file("results.h5");
   CommandResult r = run_command(mpiexec(4, "sweep " + spec + " --out " + out + " --quiet"));
   EXPECT_EQ(r.exit_code, 1) << r.output;  // not every run succeeded
@@ -80,7 +80,7 @@ TEST(MpiSweep, BadSpecStopsEveryRankBeforeAnyCompute) {
   std::string out = dir.file("results.h5");
   CommandResult r = run_command(mpiexec(3, "sweep " + spec + " --out " + out));
   EXPECT_EQ(r.exit_code, 2) << r.output;
-  EXPECT_NE(r.output.find("bad.toml:13:16: model.colour: unknown key"), std::string::npos)
+  EXPECT_NE(r.output.find("bad.toml:15:17: model.colour: unknown key"), std::string::npos)
       << r.output;
   EXPECT_FALSE(std::filesystem::exists(out));
 }

@@ -7,6 +7,8 @@
 
 #include "tinyfront/cli/commands.hpp"
 #include "tinyfront/model/model.hpp"
+#include "tinyfront/store/weights.hpp"
+#include "tinyfront/train/sample.hpp"
 #include "tinyfront/train/spec.hpp"
 #include "tinyfront/train/trainer.hpp"
 
@@ -16,6 +18,7 @@ namespace {
 struct TrainOptions {
   std::string spec;
   std::vector<std::string> sets;
+  std::string save_weights;
   bool json = false;
   bool quiet = false;
 };
@@ -26,6 +29,8 @@ Command add_train(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("train", "Train one model from a job spec (TOML)");
   sub->add_option("spec", opt->spec, "Job spec, e.g. jobs/linear.toml")->required();
   sub->add_option("--set", opt->sets, "Override a spec field: section.key=value (repeatable)");
+  sub->add_option("--save-weights", opt->save_weights,
+                  "Keep the final (best-validation) weights and vocabulary in this HDF5 file");
   sub->add_flag("--json", opt->json, "Print the result as one JSON object on stdout");
   sub->add_flag("-q,--quiet", opt->quiet, "No progress lines");
   return [opt]() -> int {
@@ -38,6 +43,15 @@ Command add_train(CLI::App& app) {
         std::fprintf(stderr, "step %lld/%lld  tokens %lld  train %.4f  val %.4f  lr %.2e  %.1fs\n",
                      (long long)p.step, (long long)total, (long long)p.tokens, p.train_loss,
                      p.val_loss, p.lr, p.seconds);
+      };
+    if (!opt->save_weights.empty())
+      hooks.on_final_params = [&](const std::vector<float>& params) {
+        Weights w;
+        w.config = cfg;
+        w.config.model.vocab = corpus.vocab.size();
+        w.vocab = corpus.vocab;
+        w.params = params;
+        write_weights(opt->save_weights, w);
       };
     TrainResult r = train_run(cfg, corpus, hooks);
     if (opt->json) {
@@ -81,6 +95,29 @@ Command add_train(CLI::App& app) {
       std::printf("wall time  %.2f s  (%.0f tokens/s)\n", r.wall_seconds, r.tokens_per_second);
     }
     return r.status == RunStatus::done ? 0 : 1;
+  };
+}
+
+Command add_sample(CLI::App& app) {
+  struct Opt {
+    std::string weights;
+    SampleOptions s;
+  };
+  auto opt = std::make_shared<Opt>();
+  opt->s.prompt = "ROMEO:";
+  CLI::App* sub = app.add_subcommand("sample", "Generate text from saved weights");
+  sub->add_option("weights", opt->weights, "Weights file from train --save-weights")->required();
+  sub->add_option("--prompt", opt->s.prompt, "Text to continue")->default_val("ROMEO:");
+  sub->add_option("--tokens", opt->s.tokens, "Tokens to generate")->default_val(300);
+  sub->add_option("--temperature", opt->s.temperature, "Softmax temperature (0: greedy)")
+      ->default_val(1.0);
+  sub->add_option("--top-k", opt->s.top_k, "Sample among the k likeliest tokens (0: all)")
+      ->default_val(0);
+  sub->add_option("--seed", opt->s.seed, "Random seed")->default_val(0);
+  return [opt]() -> int {
+    Weights w = read_weights(opt->weights);
+    std::cout << sample_text(w, opt->s) << "\n";
+    return 0;
   };
 }
 

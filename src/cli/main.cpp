@@ -15,7 +15,13 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   std::map<std::string, cli::Command> commands;
   commands["train"] = cli::add_train(app);
+  commands["sample"] = cli::add_sample(app);
+  commands["plan"] = cli::add_plan(app);
   commands["sweep"] = cli::add_sweep(app);
+  commands["bench"] = cli::add_bench(app);
+  commands["status"] = cli::add_status(app);
+  commands["merge"] = cli::add_merge(app);
+  commands["export"] = cli::add_export(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -272,6 +272,7 @@ TrainResult train_run(const RunConfig& cfg_in, const Corpus& corpus, const Train
     r.test_bpc = corpus.vocab.kind == TokenizerKind::chars ? r.test_nll / std::log(2.0) : 0;
     r.status = std::isfinite(r.test_nll) ? RunStatus::done : RunStatus::diverged;
     if (r.status == RunStatus::diverged) r.message = "test NLL is not finite";
+    if (hooks.on_final_params) hooks.on_final_params(m.params);
   } else {
     r.test_nll = r.test_ppl = std::nan("");
   }

@@ -36,6 +36,8 @@ struct TrainHooks {
   std::function<void(const TrainState&)> on_checkpoint;
   int64_t checkpoint_steps = 0;
   double checkpoint_seconds = 0;
+  // Receives the final parameters (the best-validation ones when restore_best) of a finished run.
+  std::function<void(const std::vector<float>&)> on_final_params;
 };
 
 // Total optimizer steps and training windows the budget of cfg implies for a training split of

@@ -1,0 +1,84 @@
+// tinyfront bench: training throughput of the study's models against this machine's GEMM peak.
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "tinyfront/cli/commands.hpp"
+#include "tinyfront/train/bench.hpp"
+#include "tinyfront/util/error.hpp"
+
+namespace tinyfront::cli {
+
+namespace {
+struct BenchCliOptions {
+  std::string threads = "1,2";
+  std::string models;
+  std::string json_out;
+  bool json = false;
+  bool quick = false;
+  double seconds = 1.5;
+};
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+}  // namespace
+
+Command add_bench(CLI::App& app) {
+  auto opt = std::make_shared<BenchCliOptions>();
+  CLI::App* sub = app.add_subcommand(
+      "bench", "Time training steps of the study's models against this machine's GEMM peak");
+  sub->add_option("--threads", opt->threads, "Thread counts to measure, comma separated")
+      ->capture_default_str();
+  sub->add_option("--models", opt->models,
+                  "Models to run, comma separated (linear, mlp, attention, transformer_paper, "
+                  "transformer_causal, transformer_word; default all)");
+  sub->add_option("--seconds", opt->seconds, "Timed seconds per model and thread count")
+      ->capture_default_str();
+  sub->add_flag("--quick", opt->quick, "A few steps per model (a second or two; for CI)");
+  sub->add_flag("--json", opt->json, "Print the report as JSON on stdout (the table goes to stderr)");
+  sub->add_option("--json-out", opt->json_out, "Also write the JSON report to this file");
+  return [opt]() -> int {
+    BenchOptions b;
+    b.quick = opt->quick;
+    b.seconds = opt->seconds;
+    b.threads.clear();
+    for (const std::string& t : split_commas(opt->threads)) {
+      int n = 0;
+      try {
+        n = std::stoi(t);
+      } catch (const std::exception&) {
+      }
+      if (n < 1) throw Error("--threads: '" + t + "' is not a positive thread count");
+      b.threads.push_back(n);
+    }
+    if (b.threads.empty()) throw Error("--threads: no thread count given");
+    b.models = split_commas(opt->models);
+    for (const std::string& name : b.models) {
+      bool known = false;
+      for (const BenchModel& bm : bench_models()) known = known || bm.name == name;
+      if (!known) throw Error("--models: unknown model '" + name + "'");
+    }
+    BenchReport r = run_bench(b, /*progress=*/!opt->json);
+    const std::string text = bench_to_json(r).dump(2);
+    if (!opt->json_out.empty()) {
+      std::ofstream f(opt->json_out);
+      if (!(f << text << "\n")) throw Error("cannot write " + opt->json_out);
+    }
+    if (opt->json) {
+      std::fputs(bench_table(r).c_str(), stderr);
+      std::cout << text << "\n";
+    } else {
+      std::fputs(bench_table(r).c_str(), stdout);
+    }
+    return 0;
+  };
+}
+
+}  // namespace tinyfront::cli

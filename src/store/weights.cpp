@@ -1,0 +1,108 @@
+#include "tinyfront/store/weights.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "fsio.hpp"
+#include "h5.hpp"
+#include "tinyfront/model/model.hpp"
+#include "tinyfront/train/spec.hpp"
+#include "tinyfront/util/error.hpp"
+
+namespace tinyfront {
+
+namespace {
+constexpr const char* kFormat = "tinyfront-weights";
+constexpr int64_t kVersion = 1;
+}  // namespace
+
+void write_weights(const std::string& path, const Weights& w) {
+  h5::init();
+  const std::string tmp = path + ".tmp";
+  {
+    h5::Handle fapl = h5::file_access_plist();
+    h5::Handle f = h5::file_handle(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl),
+                                   "create weights file " + tmp);
+    h5::write_attr_string(f, "format", kFormat);
+    h5::write_attr_int(f, "version", kVersion);
+    h5::write_attr_string(f, "run_id", run_id(w.config));
+    nlohmann::ordered_json cfg = config_to_json(w.config);
+    cfg["model"]["vocab"] = w.config.model.vocab;
+    h5::write_attr_string(f, "config", cfg.dump());
+    h5::write_attr_string(f, "tokenizer", to_string(w.vocab.kind));
+    // The vocabulary as variable-length strings (tokens may be any length).
+    {
+      std::vector<const char*> ptrs;
+      for (auto& t : w.vocab.tokens) ptrs.push_back(t.c_str());
+      hsize_t n = ptrs.size();
+      h5::Handle type = h5::vlen_string_type(true);
+      h5::Handle space = h5::space_handle(H5Screate_simple(1, &n, nullptr), "vocab space");
+      h5::Handle ds = h5::dataset_handle(
+          H5Dcreate2(f, "vocab", type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+          "create /vocab");
+      h5::check_status(H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()),
+                       "write /vocab");
+    }
+    h5::Handle g = h5::group_handle(
+        H5Gcreate2(f, "params", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "create /params");
+    for (const ParamTensor& t : param_layout(w.config.model)) {
+      hsize_t dims[2] = {hsize_t(t.rows), hsize_t(t.cols)};
+      h5::Handle space = h5::space_handle(H5Screate_simple(2, dims, nullptr), "tensor space");
+      h5::Handle ds = h5::dataset_handle(H5Dcreate2(g, t.name.c_str(), H5T_NATIVE_FLOAT, space,
+                                                    H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                                         "create /params/" + t.name);
+      h5::check_status(H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                                w.params.data() + t.offset),
+                       "write /params/" + t.name);
+    }
+    f.close("close weights file " + tmp);
+  }
+  fsio::fsync_file(tmp);
+  fsio::replace_durably(tmp, path);
+}
+
+Weights read_weights(const std::string& path) {
+  h5::init();
+  if (H5Fis_hdf5(path.c_str()) <= 0) throw Error(path + ": not an HDF5 weights file");
+  h5::Handle fapl = h5::file_access_plist();
+  h5::Handle f =
+      h5::file_handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl), "open weights " + path);
+  if (h5::read_attr_string(f, "format").value_or("") != kFormat)
+    throw Error(path + ": not a tinyfront weights file");
+  if (h5::read_attr_int(f, "version").value_or(0) != kVersion)
+    throw Error(path + ": weights format version is not " + std::to_string(kVersion));
+  Weights w;
+  auto cfg = nlohmann::json::parse(h5::read_attr_string(f, "config").value_or("{}"));
+  w.config = config_from_json(cfg);
+  w.config.model.vocab = cfg["model"].value("vocab", 0);
+  parse_enum(h5::read_attr_string(f, "tokenizer").value_or("chars"), w.vocab.kind);
+  {
+    h5::Handle ds = h5::dataset_handle(H5Dopen2(f, "vocab", H5P_DEFAULT), "open /vocab");
+    h5::Handle space = h5::space_handle(H5Dget_space(ds), "vocab space");
+    hssize_t n = H5Sget_simple_extent_npoints(space);
+    std::vector<char*> ptrs(size_t(std::max<hssize_t>(n, 0)));
+    h5::Handle type = h5::vlen_string_type(true);
+    h5::check_status(H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()), "read /vocab");
+    for (char* p : ptrs) w.vocab.tokens.push_back(p ? p : "");
+    H5Dvlen_reclaim(type, space, H5P_DEFAULT, ptrs.data());
+  }
+  if (w.vocab.size() != w.config.model.vocab)
+    throw Error(path + ": the vocabulary has " + std::to_string(w.vocab.size()) +
+                " tokens but the model expects " + std::to_string(w.config.model.vocab));
+  auto layout = param_layout(w.config.model);
+  w.params.assign(size_t(count_params(w.config.model)), 0.0f);
+  for (const ParamTensor& t : layout) {
+    std::string name = "params/" + t.name;
+    if (!h5::link_exists(f, "params") || !h5::link_exists(f, name))
+      throw Error(path + ": missing tensor /" + name);
+    h5::Handle ds = h5::dataset_handle(H5Dopen2(f, name.c_str(), H5P_DEFAULT), "open /" + name);
+    h5::Handle space = h5::space_handle(H5Dget_space(ds), "tensor space");
+    if (H5Sget_simple_extent_npoints(space) != t.size())
+      throw Error(path + ": tensor /" + name + " has the wrong shape");
+    h5::check_status(H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                             w.params.data() + t.offset),
+                     "read /" + name);
+  }
+  return w;
+}
+
+}  // namespace tinyfront
