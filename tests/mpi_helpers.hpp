@@ -67,3 +67,50 @@ inline std::string shakespeare_path() {
 }
 
 }  // namespace tinyfront::testing_support
+
+#include <signal.h>
+
+#include <chrono>
+#include <thread>
+
+namespace tinyfront::testing_support {
+
+// A command started in its own process group (so the whole mpirun job can be signalled or
+// killed at once), with its output going to a file.
+struct Background {
+  pid_t pid = -1;
+  std::string log;
+
+  Background(const std::string& cmd, const std::string& log_path) : log(log_path) {
+    pid = fork();
+    if (pid == 0) {
+      setpgid(0, 0);
+      std::string full =
+          "export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
+          "OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_btl=self,vader,tcp "
+          "OMPI_MCA_btl_vader_single_copy_mechanism=none; exec " +
+          cmd + " > " + log_path + " 2>&1";
+      execl("/bin/sh", "sh", "-c", full.c_str(), (char*)nullptr);
+      _exit(127);
+    }
+    setpgid(pid, pid);
+  }
+  void signal_group(int sig) const { kill(-pid, sig); }
+  void signal_leader(int sig) const { kill(pid, sig); }
+  // Waits for the exit; returns the exit code (128 + signal if killed).
+  int wait() {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  std::string output() const {
+    std::ifstream in(log);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+};
+
+inline void sleep_seconds(double s) {
+  std::this_thread::sleep_for(std::chrono::duration<double>(s));
+}
+
+}  // namespace tinyfront::testing_support

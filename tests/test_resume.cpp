@@ -1,0 +1,133 @@
+// Crash safety and resume with real MPI jobs: kill -9 of the whole job at random instants, and
+// SIGUSR1 (what Slurm sends before a time limit), then resume until done. Nothing reported done is
+// lost, nothing done runs twice, and the final table equals an uninterrupted sweep's, bit for bit.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+
+#include "mpi_helpers.hpp"
+#include "tinyfront/store/results_file.hpp"
+#include "tinyfront/train/spec.hpp"
+
+using namespace tinyfront;
+using namespace tinyfront::testing_support;
+
+namespace {
+
+std::string resume_sweep(int windows, const std::string& extra = "") {
+  return "[sweep]\nname = \"resume\"\ncheckpoint_steps = 5\n"
+         "[defaults]\n"
+         "data.path = \"" + shakespeare_path() + "\"\n"
+         "model.arch = \"transformer\"\nmodel.d_model = 16\nmodel.heads = 2\nmodel.ff = 32\n"
+         "model.layers = 1\nmodel.dropout = 0.1\n"
+         "train.epochs = 2\ntrain.windows_per_epoch = " + std::to_string(windows) +
+         "\ntrain.batch = 16\ntrain.eval_windows = 100\n"
+         "[grid]\nmodel.context = [4, 8, 16]\ntrain.lr = [1e-3, 3e-3]\n" + extra;
+}
+
+std::map<std::string, RunRecord> by_id(const std::vector<RunRecord>& v) {
+  std::map<std::string, RunRecord> m;
+  for (auto& r : v) m[r.run_id] = r;
+  return m;
+}
+
+// The metrics that must not depend on interruptions.
+void expect_same_metrics(const RunRecord& a, const RunRecord& b) {
+  EXPECT_EQ(a.result.status, b.result.status) << a.run_id;
+  EXPECT_EQ(a.result.test_nll, b.result.test_nll) << a.run_id;
+  EXPECT_EQ(a.result.best_val_nll, b.result.best_val_nll) << a.run_id;
+  EXPECT_EQ(a.result.best_val_step, b.result.best_val_step) << a.run_id;
+  EXPECT_EQ(a.result.steps, b.result.steps) << a.run_id;
+  EXPECT_EQ(a.result.flops_exact, b.result.flops_exact) << a.run_id;
+}
+
+// The last "N/M finished" count a master printed.
+int last_finished_count(const std::string& out) {
+  int best = 0;
+  size_t pos = 0;
+  while ((pos = out.find(" finished (", pos)) != std::string::npos) {
+    size_t start = out.rfind(']', pos) + 2;
+    best = std::max(best, std::atoi(out.c_str() + start));
+    ++pos;
+  }
+  return best;
+}
+
+}  // namespace
+
+TEST(Resume, KillNineAtRandomInstantsLosesNothingRepeatsNothing) {
+  TempDir dir("kill9");
+  std::string spec =
+      dir.file("resume.toml", resume_sweep(4000, "train.seed = [1, 2]\n"));  // 12 runs
+  // Reference: the same sweep, uninterrupted.
+  std::string ref = dir.file("ref.h5");
+  CommandResult r = run_command(mpiexec(3, "sweep " + spec + " --out " + ref + " --quiet"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto reference = by_id(store_read_runs(ref));
+  ASSERT_EQ(reference.size(), 12u);
+
+  std::string out = dir.file("results.h5");
+  std::mt19937 rng(20261123);
+  std::uniform_real_distribution<double> when(0.2, 1.2);
+  std::map<std::string, double> first_finished;  // run id -> finished_at when first seen done
+  int kills = 0;
+  for (int attempt = 0; attempt < 40; ++attempt) {
+    Background job(mpiexec(3, "sweep " + spec + " --out " + out), dir.file("log.txt"));
+    bool kill_now = kills < 10;
+    if (kill_now) {
+      sleep_seconds(when(rng));
+      job.signal_group(SIGKILL);
+    }
+    int code = job.wait();
+    std::string log = job.output();
+    if (code == 0 && !kill_now) break;
+    if (code == 0) continue;  // finished before the kill
+    ++kills;
+    // Every run reported finished before the kill is in the file, with its first record.
+    if (!std::filesystem::exists(out)) continue;  // killed before the file was created
+    std::vector<RunRecord> recs = store_read_runs(out);
+    EXPECT_GE(int(recs.size()), last_finished_count(log)) << log;
+    for (auto& rec : recs) {
+      if (rec.result.status != RunStatus::done) continue;
+      auto it = first_finished.find(rec.run_id);
+      if (it == first_finished.end()) first_finished[rec.run_id] = rec.finished_at;
+      else EXPECT_EQ(it->second, rec.finished_at) << "run " << rec.run_id << " ran twice";
+    }
+  }
+  EXPECT_EQ(kills, 10);
+  auto final_runs = by_id(store_read_runs(out));
+  ASSERT_EQ(final_runs.size(), reference.size());
+  for (auto& [id, rec] : final_runs) {
+    expect_same_metrics(rec, reference.at(id));
+    auto it = first_finished.find(id);
+    if (it != first_finished.end()) EXPECT_EQ(it->second, rec.finished_at) << "ran twice: " << id;
+  }
+}
+
+TEST(Resume, SigUsr1CheckpointsExitsWithCodeAndResumesBitIdentical) {
+  TempDir dir("usr1");
+  std::string spec = dir.file("resume.toml", resume_sweep(4000));
+  std::string ref = dir.file("ref.h5");
+  ASSERT_EQ(run_command(mpiexec(2, "sweep " + spec + " --out " + ref + " --quiet")).exit_code, 0);
+  auto reference = by_id(store_read_runs(ref));
+
+  std::string out = dir.file("results.h5");
+  Background job(mpiexec(2, "sweep " + spec + " --out " + out), dir.file("log.txt"));
+  sleep_seconds(1.5);
+  job.signal_leader(SIGUSR1);  // mpirun forwards SIGUSR1 to every rank
+  int code = job.wait();
+  ASSERT_EQ(code, 75) << job.output();
+  std::vector<RunRecord> recs = store_read_runs(out);
+  int preempted = 0;
+  for (auto& rec : recs) preempted += rec.result.status == RunStatus::preempted;
+  EXPECT_GE(preempted, 1) << job.output();
+  EXPECT_LT(int(recs.size()), 6 + 1);
+  EXPECT_TRUE(std::filesystem::exists(out + ".ckpt"));
+
+  CommandResult again = run_command(mpiexec(2, "sweep " + spec + " --out " + out + " --quiet"));
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  auto final_runs = by_id(store_read_runs(out));
+  ASSERT_EQ(final_runs.size(), 6u);
+  for (auto& [id, rec] : final_runs) expect_same_metrics(rec, reference.at(id));
+}
