@@ -31,6 +31,7 @@ struct SweepCliOptions {
   bool simulate = false;
   double simulate_scale = 1e-3;
   double flops_per_second = 0;
+  std::string shared_checkpoints;
   bool retry_failed = false;
   bool ignore_limits = false;
   bool json = false;
@@ -85,6 +86,9 @@ Command add_sweep(CLI::App& app) {
       ->default_val(1e-3);
   sub->add_option("--flops-per-second", opt->flops_per_second,
                   "Throughput used for time estimates (default: 2e10)");
+  sub->add_option("--shared-checkpoint-dir", opt->shared_checkpoints,
+                  "Workers write checkpoints here themselves (a directory every node can reach) "
+                  "instead of sending them to rank 0");
   sub->add_flag("--retry-failed", opt->retry_failed, "Run again the runs recorded as failed");
   sub->add_flag("--ignore-limits", opt->ignore_limits,
                 "Start even if the spec's max_total_flops/max_run_flops/max_hours are exceeded");
@@ -123,7 +127,8 @@ Command add_sweep(CLI::App& app) {
     std::vector<RunConfig> todo;
     std::string error;
     std::set<std::string> had_checkpoint;
-    CheckpointDir ckpt_dir(opt->out + ".ckpt");
+    CheckpointDir ckpt_dir(opt->shared_checkpoints.empty() ? opt->out + ".ckpt"
+                                                           : opt->shared_checkpoints);
     if (master) {
       try {
         // Budget limits, before any compute.
@@ -228,6 +233,10 @@ Command add_sweep(CLI::App& app) {
       };
       cb.load_checkpoint = [&](const std::string& id) { return ckpt_dir.read(id); };
     }
+    if (!master && !opt->shared_checkpoints.empty())
+      cb.worker_checkpoint = [&](const std::string& id, const std::string& state) {
+        ckpt_dir.write(id, state);
+      };
     SweepOutcome outcome = run_sweep(world, spec, todo, so, cb);
     if (!master) return 0;
     if (store) store_close(*store);

@@ -199,10 +199,10 @@ SweepOutcome run_sweep(bmpi::communicator& world, const SweepSpec& spec,
         if (!stop_seen && world.iprobe(0, kStop)) stop_seen = true;
         return stop_seen || stop_requested();
       };
+      const std::string id = run_id(config_from_json(nlohmann::json::parse(msg.config_json)));
       auto send_checkpoint = [&](const std::string& state) {
-        CheckpointMessage cm{run_id(config_from_json(nlohmann::json::parse(msg.config_json))),
-                             state};
-        world.send(0, kCheckpoint, cm);
+        if (cb.worker_checkpoint) return cb.worker_checkpoint(id, state);
+        world.send(0, kCheckpoint, CheckpointMessage{id, state});
       };
       RunRecord rec = exec.execute(msg, send_checkpoint, should_stop);
       world.send(0, kResult, record_to_json(rec).dump());

@@ -30,6 +30,9 @@ struct SchedulerCallbacks {
   std::function<void(const std::string& run_id, const std::string& state)> on_checkpoint;
   // Returns a run's stored checkpoint, if any, to resume it from.
   std::function<std::optional<std::string>(const std::string& run_id)> load_checkpoint;
+  // When set, workers store their checkpoints themselves with it (a directory every node can
+  // reach) instead of sending them to rank 0. Called on worker ranks.
+  std::function<void(const std::string& run_id, const std::string& state)> worker_checkpoint;
 };
 
 struct SweepOutcome {
