@@ -91,8 +91,11 @@ TEST(Resume, KillNineAtRandomInstantsLosesNothingRepeatsNothing) {
     for (auto& rec : recs) {
       if (rec.result.status != RunStatus::done) continue;
       auto it = first_finished.find(rec.run_id);
-      if (it == first_finished.end()) first_finished[rec.run_id] = rec.finished_at;
-      else EXPECT_EQ(it->second, rec.finished_at) << "run " << rec.run_id << " ran twice";
+      if (it == first_finished.end()) {
+        first_finished[rec.run_id] = rec.finished_at;
+      } else {
+        EXPECT_EQ(it->second, rec.finished_at) << "run " << rec.run_id << " ran twice";
+      }
     }
   }
   EXPECT_EQ(kills, 10);
@@ -101,7 +104,9 @@ TEST(Resume, KillNineAtRandomInstantsLosesNothingRepeatsNothing) {
   for (auto& [id, rec] : final_runs) {
     expect_same_metrics(rec, reference.at(id));
     auto it = first_finished.find(id);
-    if (it != first_finished.end()) EXPECT_EQ(it->second, rec.finished_at) << "ran twice: " << id;
+    if (it != first_finished.end()) {
+      EXPECT_EQ(it->second, rec.finished_at) << "ran twice: " << id;
+    }
   }
 }
 

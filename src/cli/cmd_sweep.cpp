@@ -100,37 +100,27 @@ Command add_sweep(CLI::App& app) {
     const bool master = world.rank() == 0;
     install_stop_handlers();
 
-    // Every rank reads the spec (deterministic), so a bad spec stops all ranks at once.
+    // Only rank 0 reads the spec: each run's message carries all a worker needs, so 1,024
+    // workers do not each load every corpus. Rank 0 then tells the workers whether to go on.
     SweepSpec spec;
-    try {
-      spec = load_sweep_spec(opt->spec, opt->sets);
-    } catch (const SpecError&) {
-      if (master) throw;
-      return 2;
-    }
-    int shard_i = 0, shard_n = 1;
-    if (!opt->shard.empty()) {
-      if (std::sscanf(opt->shard.c_str(), "%d/%d", &shard_i, &shard_n) != 2 || shard_n < 1 ||
-          shard_i < 0 || shard_i >= shard_n) {
-        if (master)
-          throw SpecError({{"<command line>", 0, 0, "--shard", "expected i/n with 0 <= i < n"}});
-        return 2;
-      }
-    }
     std::vector<RunConfig> runs;
-    for (auto& r : spec.runs)
-      if (in_shard(run_id(r), shard_i, shard_n)) runs.push_back(r);
-
-    // Rank 0 decides what to run (limits, resume) and tells the workers whether to go on.
-    int go = 1;
+    int go = 1;  // 1: run; 0: failed (exit 1); 2: bad spec or options (exit 2)
     std::optional<ResultsStore> store;
     std::vector<RunConfig> todo;
     std::string error;
-    std::set<std::string> had_checkpoint;
     CheckpointDir ckpt_dir(opt->shared_checkpoints.empty() ? opt->out + ".ckpt"
                                                            : opt->shared_checkpoints);
+    std::optional<SpecError> spec_error;
     if (master) {
       try {
+        spec = load_sweep_spec(opt->spec, opt->sets);
+        int shard_i = 0, shard_n = 1;
+        if (!opt->shard.empty() &&
+            (std::sscanf(opt->shard.c_str(), "%d/%d", &shard_i, &shard_n) != 2 || shard_n < 1 ||
+             shard_i < 0 || shard_i >= shard_n))
+          throw SpecError({{"<command line>", 0, 0, "--shard", "expected i/n with 0 <= i < n"}});
+        for (auto& r : spec.runs)
+          if (in_shard(run_id(r), shard_i, shard_n)) runs.push_back(r);
         // Budget limits, before any compute.
         double total = 0, largest = 0, hours = 0;
         const FlopConvention conv = spec.settings.flops_convention;
@@ -175,7 +165,7 @@ Command add_sweep(CLI::App& app) {
             for (auto& r : runs) ids.insert(run_id(r));
             for (const RunRecord& rec : store_read_runs(opt->out)) {
               stored[rec.run_id] = rec.result.status;
-              if (!ids.count(rec.run_id) && shard_n == 1)
+              if (!ids.count(rec.run_id) && opt->shard.empty())
                 throw Error(opt->out + ": " + changed_definition(rec, runs) +
                             "; use a new results file for a different grid");
             }
@@ -203,18 +193,20 @@ Command add_sweep(CLI::App& app) {
         } else {
           todo = runs;
         }
+      } catch (const SpecError& e) {
+        spec_error = e;
+        go = 2;
       } catch (const std::exception& e) {
         error = e.what();
         go = 0;
       }
     }
     boost::mpi::broadcast(world, go, 0);
-    if (!go) {
-      if (master) {
-        if (store) store_close(*store);
-        throw Error(error);
-      }
-      return 1;
+    if (go != 1) {
+      if (!master) return go == 2 ? 2 : 1;
+      if (store) store_close(*store);
+      if (spec_error) throw *spec_error;
+      throw Error(error);
     }
 
     SchedulerOptions so;
@@ -252,10 +244,12 @@ Command add_sweep(CLI::App& app) {
       nlohmann::ordered_json j;
       j["ranks"] = world.size();
       j["runs"] = outcome.total;
+      j["startup_seconds"] = outcome.startup_seconds;
       j["wall_seconds"] = outcome.wall_seconds;
       j["busy_seconds"] = outcome.busy_seconds;
       j["efficiency"] = outcome.efficiency;
       j["dispatch_ms_per_run"] = outcome.dispatch_ms_per_run;
+      j["dispatch_cpu_ms_per_run"] = outcome.dispatch_cpu_ms_per_run;
       std::cout << j.dump() << "\n";
     }
     if (outcome.interrupted) return kExitInterrupted;

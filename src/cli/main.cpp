@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
   commands["status"] = cli::add_status(app);
   commands["merge"] = cli::add_merge(app);
   commands["export"] = cli::add_export(app);
+  commands["submit"] = cli::add_submit(app);
+  commands["analyze"] = cli::add_analyze(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -38,15 +38,18 @@ struct SchedulerCallbacks {
 struct SweepOutcome {
   int total = 0;  // runs scheduled
   int done = 0, diverged = 0, failed = 0, preempted = 0;
-  double wall_seconds = 0;
+  double startup_seconds = 0;     // waiting for every rank to be up (not part of wall_seconds)
+  double wall_seconds = 0;        // from every rank up to the last result
   double busy_seconds = 0;        // sum of run durations measured by workers
   double efficiency = 0;          // busy / (workers x wall)
-  double dispatch_ms_per_run = 0; // master time per dispatched run
+  double dispatch_ms_per_run = 0;      // master wall time per dispatched run (incl. storing)
+  double dispatch_cpu_ms_per_run = 0;  // master CPU time per dispatched run
   bool interrupted = false;       // a stop signal ended the sweep early
 };
 
-// Collective: every rank of `world` calls it with the same `runs` (rank 0 uses them; workers
-// only need spec.base_dir). With one rank, rank 0 runs everything itself.
+// Collective: every rank of `world` calls it. Rank 0 (the master) uses `spec` and `runs`; the
+// workers ignore them (everything a run needs travels in its message), so they need not read
+// the spec. With one rank, rank 0 runs everything itself.
 SweepOutcome run_sweep(boost::mpi::communicator& world, const SweepSpec& spec,
                        const std::vector<RunConfig>& runs, const SchedulerOptions& options,
                        const SchedulerCallbacks& callbacks);

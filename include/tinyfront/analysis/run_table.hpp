@@ -1,0 +1,72 @@
+// The raw material of the analysis: which runs count, what each one cost, and every config field of
+// every run as a column of small integer codes (so that "group the runs by all fields except X"
+// is a sort over integers, not over JSON).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tinyfront/store/record.hpp"
+
+namespace tinyfront {
+
+// What a run's cost is measured in. The three FLOP conventions are those of TrainResult (see
+// model/flops.hpp); params is the second cost axis of the frontier.
+enum class CostAxis { flops_study, flops_kaplan, flops_exact, params };
+constexpr std::array<CostAxis, 3> kFlopConventions{CostAxis::flops_study, CostAxis::flops_kaplan,
+                                                   CostAxis::flops_exact};
+constexpr std::array<CostAxis, 4> kCostAxes{CostAxis::flops_study, CostAxis::flops_kaplan,
+                                            CostAxis::flops_exact, CostAxis::params};
+const char* to_string(CostAxis c);  // "flops_study", "flops_kaplan", "flops_exact", "params"
+bool parse_enum(const std::string& s, CostAxis& out);
+double run_cost(const TrainResult& r, CostAxis c);
+
+// A run counts iff it finished (status done) with a finite test NLL. Everything else is ignored
+// and counted here, so that a report can say what it left out.
+struct IgnoredRuns {
+  int64_t failed = 0;
+  int64_t diverged = 0;
+  int64_t other = 0;          // pending, running, preempted: not finished
+  int64_t nonfinite_nll = 0;  // status done but test_nll is NaN or infinite
+  int64_t total() const { return failed + diverged + other + nonfinite_nll; }
+  void count(const RunRecord& r);  // adds r if it is not usable
+};
+bool is_usable(const RunRecord& r);
+
+// The budget rule of a label, for matching runs across model sizes: scaled_epochs labels carry
+// the model's own ratio ("scaled_epochs(x1.31)"), which differs per size, so they all map to
+// "scaled_epochs"; other labels ("fixed", "tokens_per_param=20", "iso_flops=1e+12(study)") are
+// already the same for every size and are returned as they are.
+std::string budget_rule(const std::string& label);
+
+// The fields a non-fixed budget rule derives per model size. Runs under one rule differ in them
+// by construction, so they are not "other fields" when comparing such runs.
+inline const std::array<const char*, 3> kBudgetDerivedFields{"train.epochs",
+                                                             "train.windows_per_epoch",
+                                                             "train.tokens"};
+
+// Every field of config_to_json (same normalisation of fields that do not apply, same order) as
+// dotted name and rendered value: strings and enums as they are, numbers in shortest round-trip
+// form, lists as "[a,b]". Fast: it reads the struct directly instead of building JSON.
+std::vector<std::pair<std::string, std::string>> config_fields(const RunConfig& cfg);
+
+// Config fields as columns over a set of runs. codes[f][row] indexes values[f].
+struct ConfigColumns {
+  std::vector<std::string> names;                // dotted field names, config_to_json order
+  std::vector<std::vector<int32_t>> codes;       // [field][row]
+  std::vector<std::vector<std::string>> values;  // [field][code] -> rendered value
+  size_t rows = 0;
+
+  int field(const std::string& name) const;  // index of a field, or -1
+  const std::string& value(int field, size_t row) const { return values[field][codes[field][row]]; }
+  bool varies(int field) const { return values[field].size() > 1; }
+};
+
+// Fields missing from config_fields (a field added to config_to_json later) are still included,
+// read from config_to_json itself, only slower.
+ConfigColumns config_columns(const std::vector<const RunConfig*>& configs);
+
+}  // namespace tinyfront

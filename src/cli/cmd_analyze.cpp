@@ -1,0 +1,84 @@
+// tinyfront analyze results.h5 --out report/: frontiers, rankings, fits, report and plots.
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "tinyfront/analysis/analysis.hpp"
+#include "tinyfront/analysis/report.hpp"
+#include "tinyfront/cli/commands.hpp"
+#include "tinyfront/store/results_file.hpp"
+#include "tinyfront/util/error.hpp"
+
+namespace fs = std::filesystem;
+
+namespace tinyfront::cli {
+
+Command add_analyze(CLI::App& app) {
+  struct Opt {
+    std::vector<std::string> inputs;
+    std::string out = "report";
+    std::string convention = "flops_study";
+    bool no_fit = false;
+    bool no_plots = false;
+    bool json = false;
+  };
+  auto opt = std::make_shared<Opt>();
+  CLI::App* sub = app.add_subcommand(
+      "analyze", "Pareto frontiers, rankings, scaling-law fits, a report and plots");
+  sub->add_option("results", opt->inputs, "Results files (HDF5); runs of all are analysed")
+      ->required()
+      ->expected(1, -1);
+  sub->add_option("-o,--out", opt->out, "Report directory")->default_val("report");
+  sub->add_option("--convention", opt->convention,
+                  "FLOPs of the headline tables: flops_study, flops_kaplan or flops_exact")
+      ->default_val("flops_study");
+  sub->add_flag("--no-fit", opt->no_fit, "Skip the scaling-law fits (fast look)");
+  sub->add_flag("--no-plots", opt->no_plots, "Do not run analysis/plot_report.py");
+  sub->add_flag("--json", opt->json, "Print analysis.json on stdout");
+  return [opt]() -> int {
+    std::vector<RunRecord> records;
+    for (auto& in : opt->inputs) {
+      auto r = store_read_runs(in, WithCurves::yes);
+      records.insert(records.end(), r.begin(), r.end());
+    }
+    AnalysisOptions ao;
+    if (!parse_enum(opt->convention, ao.main_convention))
+      throw tinyfront::Error("--convention: expected flops_study, flops_kaplan or flops_exact, got " +
+                  opt->convention);
+    ao.fit = !opt->no_fit;
+    AnalysisReport rep = analyze_runs(records, ao);
+    write_report(rep, opt->out);
+    int plot_status = -1;
+    if (!opt->no_plots) {
+      // Plots are drawn by matplotlib; the report stands without them if Python is missing.
+      std::string script = std::string(TINYFRONT_SOURCE_DIR) + "/analysis/plot_report.py";
+      if (fs::exists(script)) {
+        // Debian's matplotlib lives with /usr/bin/python3; a python3 earlier on PATH (pyenv,
+        // a virtualenv) may lack it. TINYFRONT_PYTHON chooses explicitly.
+        const char* env_python = std::getenv("TINYFRONT_PYTHON");
+        std::string python = env_python                          ? env_python
+                             : fs::exists("/usr/bin/python3") ? "/usr/bin/python3"
+                                                              : "python3";
+        std::string cmd = python + " '" + script + "' '" + opt->out + "'" +
+                          (opt->json ? " >/dev/null" : "");
+        plot_status = std::system(cmd.c_str());
+        if (plot_status != 0)
+          std::fprintf(stderr, "warning: plotting failed (%s); the tables are in %s\n",
+                       cmd.c_str(), opt->out.c_str());
+      }
+    }
+    if (opt->json) {
+      std::ifstream in(opt->out + "/analysis.json");
+      std::cout << nlohmann::json::parse(in).dump() << "\n";
+    } else {
+      std::printf("analysed %zu runs in %.3f s (fits %.3f s): %s/report.md\n", records.size(),
+                  rep.seconds_analysis, rep.seconds_fit, opt->out.c_str());
+    }
+    return 0;
+  };
+}
+
+}  // namespace tinyfront::cli
