@@ -286,5 +286,5 @@ TEST(SweepSpec, ShardsPartitionTheGrid) {
 
 TEST(SweepSpec, QuickSweepShipsAndExpands) {
   SweepSpec s = load_sweep_spec(std::string(TINYFRONT_SOURCE_DIR) + "/sweeps/quick.toml");
-  EXPECT_EQ(s.runs.size(), 8u);
+  EXPECT_EQ(s.runs.size(), 16u);  // 4 architectures x 2 contexts x 2 learning rates
 }

@@ -157,18 +157,23 @@ Command add_sweep(CLI::App& app) {
         }
 
         if (!opt->simulate) {
-          // Resume: what the file already holds decides what runs.
+          // Resume: what the file already holds decides what runs. store_scan reads only ids
+          // and statuses (fast on 100,000-run files); full records only to explain a mismatch.
           std::map<std::string, RunStatus> stored;
           if (fs::exists(opt->out)) {
             store = store_open(opt->out);
             std::set<std::string> ids;
             for (auto& r : runs) ids.insert(run_id(r));
-            for (const RunRecord& rec : store_read_runs(opt->out)) {
-              stored[rec.run_id] = rec.result.status;
-              if (!ids.count(rec.run_id) && opt->shard.empty())
-                throw Error(opt->out + ": " + changed_definition(rec, runs) +
-                            "; use a new results file for a different grid");
+            bool foreign = false;
+            for (const RunSummary& s : store_scan(opt->out)) {
+              stored[s.run_id] = s.status;
+              if (!ids.count(s.run_id)) foreign = true;
             }
+            if (foreign && opt->shard.empty())
+              for (const RunRecord& rec : store_read_runs(opt->out))
+                if (!ids.count(rec.run_id))
+                  throw Error(opt->out + ": " + changed_definition(rec, runs) +
+                              "; use a new results file for a different grid");
           } else {
             store = store_create(opt->out, stored_spec_text(spec, opt->sets));
           }
@@ -185,11 +190,22 @@ Command add_sweep(CLI::App& app) {
             std::fprintf(stderr, "[%s] resuming %s: %d of %zu runs already recorded, %zu to run\n",
                          spec.settings.name.c_str(), opt->out.c_str(), skipped, runs.size(),
                          todo.size());
-          // Vocabularies of the datasets, stored once per dataset name.
-          std::set<std::string> names;
-          for (auto& r : todo)
-            if (names.insert(r.data.name).second)
-              store_put_vocab(*store, r.data.name, load_corpus(r.data, spec.base_dir).vocab);
+          // Vocabularies, stored once per dataset. Two data configs sharing a name (another
+          // tokenizer, say) get the name plus a hash of their config, so neither is lost.
+          std::map<std::string, std::set<std::string>> keys_of_name;
+          for (auto& r : todo) keys_of_name[r.data.name].insert(data_key(r.data));
+          std::set<std::string> stored_keys;
+          for (auto& r : todo) {
+            const std::string key = data_key(r.data);
+            if (!stored_keys.insert(key).second) continue;
+            std::string name = r.data.name;
+            if (keys_of_name[name].size() > 1) {
+              RunConfig probe;
+              probe.data = r.data;
+              name += "." + run_id(probe).substr(0, 8);
+            }
+            store_put_vocab(*store, name, load_corpus(r.data, spec.base_dir).vocab);
+          }
         } else {
           todo = runs;
         }

@@ -1,0 +1,65 @@
+// POSIX file operations with the durability the results store relies on (private to src/store).
+// Every function throws tinyfront::Error naming the path and errno's text on failure.
+#pragma once
+
+#include <string>
+#include <utility>
+
+namespace tinyfront::fsio {
+
+// Owns a file descriptor; closes it once. Movable, not copyable.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  Fd& operator=(Fd&& o) noexcept {
+    if (this != &o) {
+      reset();
+      fd_ = std::exchange(o.fd_, -1);
+    }
+    return *this;
+  }
+  ~Fd() { reset(); }
+  int get() const { return fd_; }
+  explicit operator bool() const { return fd_ >= 0; }
+  void reset();
+
+ private:
+  int fd_ = -1;
+};
+
+[[noreturn]] void fail_errno(const std::string& what, const std::string& path);
+
+bool exists(const std::string& path);  // lstat succeeds (any kind of file, even dangling links)
+
+// Opens read-only; returns an empty Fd if the file does not exist, throws on other errors.
+Fd open_read_if_exists(const std::string& path);
+std::string read_all(int fd, const std::string& path);
+
+// Writes all bytes at `offset`, retrying short writes.
+void pwrite_all(int fd, const std::string& bytes, long long offset, const std::string& path);
+void fsync_fd(int fd, const std::string& path);
+void fdatasync_fd(int fd, const std::string& path);
+void fsync_file(const std::string& path);  // opens, fsyncs, closes
+// Makes a rename/link/unlink in the directory of `path` durable.
+void fsync_parent_dir(const std::string& path);
+
+// Copies a whole file (reflink where the file system can share blocks, else in-kernel copy).
+// `dst` is created or truncated.
+void copy_file(const std::string& src, const std::string& dst);
+
+// Atomically replaces `dst` by `src` and makes it durable (rename + directory fsync).
+void replace_durably(const std::string& src, const std::string& dst);
+// Atomically gives `src` the name `dst` only if `dst` does not exist yet (link + unlink), so a
+// concurrent or earlier file at `dst` is never overwritten. Throws if `dst` exists.
+void publish_no_clobber(const std::string& src, const std::string& dst);
+
+// Takes an exclusive, non-blocking flock on fd; false if another process holds it.
+bool try_lock(int fd);
+
+std::string basename_of(const std::string& path);
+
+}  // namespace tinyfront::fsio
