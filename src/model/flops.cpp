@@ -1,46 +1,79 @@
 #include "tinyfront/model/flops.hpp"
 
+#include <algorithm>
+
 #include "tinyfront/model/model.hpp"
 
 namespace tinyfront {
 
+// The exact count follows src/model/model.cpp and layers.cpp layer by layer: which products are
+// computed and on how many rows. docs/flops.md has the derivation; in short:
+//  - a product of [n,i] by [i,o] is 2nio FLOPs (a multiply-add is 2); its backward is 2nio for
+//    the weight gradient and 2nio more for the input gradient when one is needed;
+//  - per element: bias add 1 / column sum 1; residual add 1 / gradient sum 1; LayerNorm 8 / 16;
+//    softmax 6 / 5 (max, scale, exp, sum, normalise / dot, combine); cross-entropy 5 / 1;
+//    ReLU 1 / 1; GELU 5 / 11; dropout 1 / 1; rotary embedding 3 / 3 on q and k; position add
+//    1 and embedding scatter 1 per table; exp, erf and the like count as 1;
+//  - causal attention multiplies, for each block of 4 query rows [t0, t1), the keys [0, t1)
+//    only: the upper triangle outside the diagonal blocks is neither computed nor counted (this
+//    is the SIMD path of layers.cpp, taken when the head size is a multiple of the SIMD width,
+//    as in every configuration of the study; the rounding of score rows up to whole SIMD
+//    packets is not counted);
+//  - under the paper protocol the last block computes keys and values for every position and
+//    everything else (query, attention, projection, LayerNorms, feed-forward) for the last one;
+//  - the optimizer step is per step, not per window, and is not included.
 namespace {
 
-// Forward and backward FLOPs of one window, accumulated layer by layer. Conventions (per element
-// unless said): a multiply-add is 2 FLOPs; softmax 5 forward / 4 backward; LayerNorm 8 / 10;
-// ReLU 1 / 1; GELU 10 / 14 (erf counted as 5); residual add 1 / 0; bias add 1 / 1 (column sum).
+constexpr int kRowBlock = 4;  // query rows per block, as in layers.cpp
+
 struct Count {
   double fwd = 0, bwd = 0;
-  // out[n, o] = in[n, i] W[i, o] + b: forward 2nio + no; backward dX and dW 4nio + no (db).
   void linear(double n, double i, double o, bool need_dinput = true) {
     fwd += 2 * n * i * o + n * o;
     bwd += (need_dinput ? 4 : 2) * n * i * o + n * o;
   }
-  void layernorm(double n, double c) { fwd += 8 * n * c, bwd += 10 * n * c; }
+  void elementwise(double n, double f, double b) { fwd += f * n, bwd += b * n; }
+  void layernorm(double n) { elementwise(n, 8, 16); }
+  void residual(double n) { elementwise(n, 1, 1); }
   void activation(double n, Activation a) {
-    if (a == Activation::relu) fwd += n, bwd += n;
-    else fwd += 10 * n, bwd += 14 * n;
+    if (a == Activation::relu) elementwise(n, 1, 1);
+    else elementwise(n, 5, 11);
   }
-  void softmax(double n) { fwd += 5 * n, bwd += 4 * n; }
+  void softmax(double n) { elementwise(n, 6, 5); }
 };
+
+// Sum over query blocks of (rows in block) x (keys it sees): the score-matrix entries computed
+// for one sequence and head.
+double causal_score_entries(int T) {
+  double s = 0;
+  for (int t0 = 0; t0 < T; t0 += kRowBlock) {
+    const int t1 = std::min(T, t0 + kRowBlock);
+    s += double(t1 - t0) * t1;
+  }
+  return s;
+}
 
 Count count(const ModelConfig& cfg, Protocol protocol) {
   Count k;
   const double T = cfg.context, C = cfg.d_model, V = cfg.vocab;
   const double R = targets_per_window(cfg, protocol);
+  const bool drop = cfg.dropout > 0;
   switch (cfg.arch) {
     case Arch::linear:
       if (cfg.one_hot) {  // T rows of W gathered and added: T*V adds forward, T*V backward
         k.fwd += T * V + V, k.bwd += T * V + V;
       } else {
+        k.bwd += T * C;  // embedding scatter
         k.linear(1, T * C, V);
       }
       break;
     case Arch::mlp: {
+      k.bwd += T * C;
       double in = T * C;
       for (int h : cfg.hidden) {
         k.linear(1, in, h);
         k.activation(h, Activation::relu);
+        if (drop) k.elementwise(h, 1, 1);
         in = h;
       }
       k.linear(1, in, V);
@@ -49,28 +82,46 @@ Count count(const ModelConfig& cfg, Protocol protocol) {
     case Arch::attention:
     case Arch::transformer: {
       const double H = cfg.heads, hd = C / H, F = cfg.ff;
+      const bool pre = cfg.norm == Norm::pre, rope = cfg.positions == Positions::rope;
+      if (cfg.positions == Positions::learned) k.fwd += T * C, k.bwd += T * C;
+      k.bwd += T * C;  // token embedding scatter
+      if (drop) k.elementwise(T * C, 1, 1);
       for (int l = 0; l < cfg.blocks(); ++l) {
-        k.layernorm(T, C);  // ln1
-        k.linear(T, C, 3 * C);
-        if (cfg.positions == Positions::rope) k.fwd += 6 * T * 2 * C, k.bwd += 6 * T * 2 * C;
-        // scores Q K^T over the full T x T (the GEMM computes the masked half too), then A V
-        k.fwd += 2 * H * T * T * hd * 2;
-        k.bwd += 4 * H * T * T * hd * 2;  // dA, dV, dQ, dK
-        k.softmax(H * T * (T + 1) / 2);
-        k.linear(T, C, C);
-        k.fwd += T * C;  // residual
-        k.layernorm(T, C);  // ln2
-        k.linear(T, C, F);
-        k.activation(T * F, cfg.activation);
-        k.linear(T, F, C);
-        k.fwd += T * C;
+        const bool last_only = protocol == Protocol::paper && l == cfg.blocks() - 1;
+        const double rows = last_only ? 1 : T;  // rows after attention
+        if (pre) k.layernorm(T * C);             // ln1 on every position (it feeds k and v)
+        if (!last_only) {
+          k.linear(T, C, 3 * C);
+          if (rope) k.elementwise(T * 2 * C, 3, 3);
+          const double entries = causal_score_entries(cfg.context);
+          k.fwd += H * entries * hd * 2 * 2;  // scores and A V
+          k.bwd += H * entries * hd * 2 * 4;  // dA, dV, dQ, dK
+          k.softmax(H * T * (T + 1) / 2);
+        } else {
+          k.linear(T, C, 2 * C);  // keys and values of every position
+          k.linear(1, C, C);      // the last query
+          if (rope) k.elementwise(T * C + C, 3, 3);
+          k.fwd += H * T * hd * 2 * 2;
+          k.bwd += H * T * hd * 2 * 4;
+          k.softmax(H * T);
+        }
+        k.linear(rows, C, C);  // output projection
+        if (drop) k.elementwise(rows * C, 1, 1);
+        k.residual(rows * C);
+        k.layernorm(rows * C);  // ln1 (post) or ln2 (pre) before the feed-forward
+        k.linear(rows, C, F);
+        k.activation(rows * F, cfg.activation);
+        k.linear(rows, F, C);
+        if (drop) k.elementwise(rows * C, 1, 1);
+        k.residual(rows * C);
+        if (!pre) k.layernorm(rows * C);  // ln2
       }
-      k.layernorm(R, C);  // final LayerNorm on predicted rows
+      k.layernorm(R * C);  // final LayerNorm on predicted rows
       k.linear(R, C, V);
       break;
     }
   }
-  k.softmax(R * V);  // cross-entropy
+  k.elementwise(R * V, 5, 1);  // cross-entropy: softmax and its gradient
   return k;
 }
 

@@ -1,5 +1,7 @@
 #include "tinyfront/model/model.hpp"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -121,26 +123,53 @@ void draw_mask(std::vector<S>& mask, long n, double p, Rng& rng) {
 }
 
 template <typename S>
-void scale_inplace(S* x, const S* mask, long n) {
-#pragma omp parallel for schedule(static)
-  for (long i = 0; i < n; ++i) x[i] *= mask[i];
-}
-
-template <typename S>
-void add_into(S* out, const S* a, const S* b, long n) {
-#pragma omp parallel for schedule(static)
+void add_rows(S* out, const S* a, const S* b, long n) {
   for (long i = 0; i < n; ++i) out[i] = a[i] + b[i];
 }
 
+// Runs fn(lo, hi) on a static split of [0, n) between the threads.
+template <typename F>
+void parallel_range(long n, F fn) {
+#pragma omp parallel
+  {
+    const long parts = omp_get_num_threads(), me = omp_get_thread_num();
+    fn(n * me / parts, n * (me + 1) / parts);
+  }
+}
+
+// Offsets of one transformer block's tensors in the flat parameter (and gradient) buffer.
+struct BlockOffsets {
+  long ln1_g, ln1_b, qkv_w, qkv_b, proj_w, proj_b, ln2_g, ln2_b, fc_w, fc_b, fc2_w, fc2_b;
+};
 template <typename S>
-void masked_copy(S* out, const S* g, const S* mask, long n) {
-#pragma omp parallel for schedule(static)
-  for (long i = 0; i < n; ++i) out[i] = g[i] * mask[i];
+BlockOffsets block_offsets(const Model<S>& m, int l) {
+  const size_t k = (m.cfg.positions == Positions::learned ? 2 : 1) + 12 * size_t(l);
+  auto o = [&](size_t i) { return m.tensors[k + i].offset; };
+  return {o(0), o(1), o(2), o(3), o(4), o(5), o(6), o(7), o(8), o(9), o(10), o(11)};
+}
+
+// Whether block l computes the last position of each window only (see Model::Block).
+template <typename S>
+bool last_only(const Model<S>& m, int l) {
+  return m.protocol == Protocol::paper && l == m.cfg.blocks() - 1;
 }
 
 template <typename S>
-void zero(std::vector<S>& v, long n) {
-  std::fill(v.begin(), v.begin() + n, S(0));
+void ensure_workspace(Model<S>& m) {
+  const size_t threads = size_t(std::max(1, omp_get_max_threads()));
+  if (!m.cfg.is_attention_family() || m.work.size() >= threads) return;
+  const long T = m.cfg.context, C = m.cfg.d_model, F = m.cfg.ff;
+  const long spt = sequences_per_tile(int(T)), rows = spt * T;
+  const size_t first_new = m.work.size();
+  m.work.resize(threads);
+  for (size_t t = first_new; t < threads; ++t) {
+    auto& w = m.work[t];
+    if (t > 0) resize(w.grads, long(m.params.size()));
+    resize(w.g_stream, rows * C), resize(w.g_a, rows * C), resize(w.g_b, rows * C);
+    resize(w.g_qkv, rows * 3 * C), resize(w.g_f, rows * F);
+    resize(w.g_att, attention_scratch_size<S>(int(T), int(C), m.cfg.heads));
+    resize(w.g_last, spt * C), resize(w.g_q, spt * C);
+  }
 }
 }  // namespace
 
@@ -177,40 +206,51 @@ Model<S> model_create(const ModelConfig& cfg, Protocol protocol, int max_batch) 
       resize(m.emb, B * T * C);
       resize(m.g_a, B * T * C);
       size_t nh = cfg.hidden.size();
-      m.hid.resize(nh), m.hid_pre.resize(nh), m.hid_mask.resize(nh), m.g_hid.resize(nh);
+      m.hid.resize(nh), m.hid_mask.resize(nh), m.g_hid.resize(nh);
       for (size_t i = 0; i < nh; ++i) {
         resize(m.hid[i], B * cfg.hidden[i]);
-        resize(m.hid_pre[i], B * cfg.hidden[i]);
         resize(m.g_hid[i], B * cfg.hidden[i]);
         if (drop) resize(m.hid_mask[i], B * cfg.hidden[i]);
       }
-      resize(m.g_b, B * *std::max_element(cfg.hidden.begin(), cfg.hidden.end()));
       break;
     }
     case Arch::attention:
     case Arch::transformer: {
       const long N = B * T, F = cfg.ff, H = cfg.heads;
+      const bool pre = cfg.norm == Norm::pre, gelu = cfg.activation == Activation::gelu;
       resize(m.emb, N * C);
       if (drop) resize(m.emb_mask, N * C);
       m.blocks.resize(cfg.blocks());
-      for (auto& b : m.blocks) {
-        resize(b.ln1, N * C), resize(b.ln1_mean, N), resize(b.ln1_rstd, N);
-        resize(b.qkv, N * 3 * C), resize(b.att, B * H * T * T), resize(b.atty, N * C);
-        resize(b.attproj, N * C), resize(b.res1, N * C);
-        resize(b.ln2, N * C), resize(b.ln2_mean, N), resize(b.ln2_rstd, N);
-        resize(b.fch, N * F), resize(b.fcact, N * F), resize(b.fcproj, N * C), resize(b.res2, N * C);
-        if (drop) resize(b.attproj_mask, N * C), resize(b.fcproj_mask, N * C);
+      for (int l = 0; l < cfg.blocks(); ++l) {
+        auto& b = m.blocks[l];
+        const bool last = last_only(m, l);
+        const long rows = last ? B : N;  // rows after attention
+        const long ln1_rows = pre ? N : rows;
+        resize(b.ln1, ln1_rows * C), resize(b.ln1_mean, ln1_rows), resize(b.ln1_rstd, ln1_rows);
+        resize(b.qkv, N * 3 * C), resize(b.att, last ? B * H * T : B * H * T * T);
+        resize(b.atty, rows * C), resize(b.res1, rows * C);
+        resize(b.ln2, rows * C), resize(b.ln2_mean, rows), resize(b.ln2_rstd, rows);
+        if (gelu) resize(b.fch, rows * F);
+        resize(b.fcact, rows * F), resize(b.res2, rows * C);
+        if (drop) {
+          resize(b.attproj, rows * C), resize(b.fcproj, rows * C);
+          resize(b.attproj_mask, rows * C), resize(b.fcproj_mask, rows * C);
+        }
+        if (last) resize(b.x_last, B * C), resize(b.q_last, B * C);
       }
-      resize(m.lnf_in, R * C), resize(m.lnf, R * C), resize(m.lnf_mean, R), resize(m.lnf_rstd, R);
-      resize(m.g_stream, N * C), resize(m.g_a, N * C), resize(m.g_b, N * C);
-      resize(m.g_qkv, N * 3 * C), resize(m.g_f1, N * F), resize(m.g_f2, N * F);
-      resize(m.g_lnf, R * C);
+      resize(m.lnf, R * C), resize(m.lnf_mean, R), resize(m.lnf_rstd, R);
+      if (cfg.positions == Positions::rope) {
+        const int hd = int(C / H);
+        resize(m.rope_cs, T * hd);
+        rope_table(m.rope_cs.data(), int(T), hd, cfg.rope_base);
+      }
       break;
     }
   }
-  resize(m.logits, R * V), resize(m.probs, R * V), resize(m.losses, R), resize(m.g_logits, R * V);
+  resize(m.logits, R * V), resize(m.losses, R);
   m.inputs.assign(size_t(B * T), 0);
   m.targets.assign(size_t(R), 0);
+  ensure_workspace(m);
   return m;
 }
 
@@ -239,6 +279,158 @@ void model_zero_grad(Model<S>& m) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Attention models, forward: one tile of whole sequences [b0, b0 + nseq) through every layer.
+
+namespace {
+
+// Projection, residual, LayerNorms and feed-forward of a block on `rows` rows starting at row q0
+// of the block's post-attention buffers, given the residual input xres of those rows. Returns
+// the block output (res2 for pre-norm, ln2 for post-norm).
+template <typename S>
+const S* block_forward_tail(Model<S>& m, typename Model<S>::Block& blk, const BlockOffsets& o,
+                            long q0, int rows, const S* xres, bool drop) {
+  const ModelConfig& cfg = m.cfg;
+  const int C = cfg.d_model, F = cfg.ff;
+  const bool pre = cfg.norm == Norm::pre, gelu = cfg.activation == Activation::gelu;
+  const S* P = m.params.data();
+  const long c0 = q0 * C, f0 = q0 * F, nc = long(rows) * C;
+  S* res1 = blk.res1.data() + c0;
+  // res1 = x + proj(attention): the residual is the starting value of the product
+  if (drop) {
+    S* proj = blk.attproj.data() + c0;
+    linear_forward(proj, blk.atty.data() + c0, P + o.proj_w, P + o.proj_b, (const S*)nullptr, rows,
+                   C, C);
+    dropout_forward(proj, proj, blk.attproj_mask.data() + c0, nc);
+    add_rows(res1, xres, proj, nc);
+  } else {
+    linear_forward(res1, blk.atty.data() + c0, P + o.proj_w, P + o.proj_b, xres, rows, C, C);
+  }
+  // feed-forward on LN(res1): ln2 (pre-norm, residual res1) or ln1 (post-norm, residual ln1)
+  S *ff_in, *ff_res;
+  if (pre) {
+    layernorm_forward(blk.ln2.data() + c0, blk.ln2_mean.data() + q0, blk.ln2_rstd.data() + q0, res1,
+                      P + o.ln2_g, P + o.ln2_b, rows, C);
+    ff_in = blk.ln2.data() + c0, ff_res = res1;
+  } else {
+    layernorm_forward(blk.ln1.data() + c0, blk.ln1_mean.data() + q0, blk.ln1_rstd.data() + q0, res1,
+                      P + o.ln1_g, P + o.ln1_b, rows, C);
+    ff_in = ff_res = blk.ln1.data() + c0;
+  }
+  // ReLU keeps no pre-activation: its backward needs only the sign, which the output has too
+  S* act_out = blk.fcact.data() + f0;
+  S* act_in = gelu ? blk.fch.data() + f0 : act_out;
+  linear_forward(act_in, ff_in, P + o.fc_w, P + o.fc_b, (const S*)nullptr, rows, C, F);
+  activation_forward(act_out, act_in, long(rows) * F, cfg.activation);
+  S* res2 = blk.res2.data() + c0;
+  if (drop) {
+    S* proj = blk.fcproj.data() + c0;
+    linear_forward(proj, act_out, P + o.fc2_w, P + o.fc2_b, (const S*)nullptr, rows, F, C);
+    dropout_forward(proj, proj, blk.fcproj_mask.data() + c0, nc);
+    add_rows(res2, ff_res, proj, nc);
+  } else {
+    linear_forward(res2, act_out, P + o.fc2_w, P + o.fc2_b, ff_res, rows, F, C);
+  }
+  if (pre) return res2;
+  layernorm_forward(blk.ln2.data() + c0, blk.ln2_mean.data() + q0, blk.ln2_rstd.data() + q0, res2,
+                    P + o.ln2_g, P + o.ln2_b, rows, C);
+  return blk.ln2.data() + c0;
+}
+
+template <typename S>
+void forward_tile(Model<S>& m, int b0, int nseq, bool drop, bool with_targets) {
+  const ModelConfig& cfg = m.cfg;
+  const int T = cfg.context, C = cfg.d_model, H = cfg.heads, V = cfg.vocab, L = cfg.blocks();
+  const bool pre = cfg.norm == Norm::pre, rope = cfg.positions == Positions::rope;
+  const bool paper = m.protocol == Protocol::paper;
+  const long r0 = long(b0) * T, C3 = 3L * C;
+  const int n = nseq * T;
+  const S* P = m.params.data();
+  const size_t nt = m.tensors.size();
+
+  S* emb = m.emb.data() + r0 * C;
+  embedding_forward(emb, m.inputs.data() + r0, P + m.tensors[0].offset,
+                    cfg.positions == Positions::learned ? P + m.tensors[1].offset : nullptr, nseq,
+                    T, C);
+  if (drop) dropout_forward(emb, emb, m.emb_mask.data() + r0 * C, long(n) * C);
+  const S* x = emb;  // block input, the rows of this tile
+  for (int l = 0; l < L; ++l) {
+    auto& blk = m.blocks[l];
+    const BlockOffsets o = block_offsets(m, l);
+    const S* a_in = x;  // attention input: x, or LN(x) for pre-norm (every position)
+    if (pre) {
+      S* ln1 = blk.ln1.data() + r0 * C;
+      layernorm_forward(ln1, blk.ln1_mean.data() + r0, blk.ln1_rstd.data() + r0, x, P + o.ln1_g,
+                        P + o.ln1_b, n, C);
+      a_in = ln1;
+    }
+    S* qkv = blk.qkv.data() + r0 * C3;
+    if (!last_only(m, l)) {
+      linear_forward(qkv, a_in, P + o.qkv_w, P + o.qkv_b, (const S*)nullptr, n, C, 3 * C);
+      if (rope) {
+        rope_forward(qkv, C3, n, T, 0, C, H, m.rope_cs.data(), cfg.rope_style);
+        rope_forward(qkv + C, C3, n, T, 0, C, H, m.rope_cs.data(), cfg.rope_style);
+      }
+      attention_forward(blk.atty.data() + r0 * C, blk.att.data() + long(b0) * H * T * T,
+                        m.work[size_t(omp_get_thread_num())].g_att.data(), qkv, nseq, T, C, H);
+      x = block_forward_tail(m, blk, o, r0, n, x, drop);
+    } else {
+      // Keys and values of every position (columns C..3C of qkv) ...
+      for (int r = 0; r < n; ++r)
+        std::memcpy(qkv + r * C3 + C, P + o.qkv_b + C, sizeof(S) * 2 * C);
+      gemm(qkv + C, C3, a_in, C, false, P + o.qkv_w + C, C3, false, n, 2 * C, C, true);
+      // ... and the query of the last one only, from every T-th row of the input.
+      S* ql = blk.q_last.data() + long(b0) * C;
+      for (int s = 0; s < nseq; ++s) std::memcpy(ql + s * C, P + o.qkv_b, sizeof(S) * C);
+      gemm(ql, C, a_in + long(T - 1) * C, long(T) * C, false, P + o.qkv_w, C3, false, nseq, C, C,
+           true);
+      if (rope) {
+        rope_forward(qkv + C, C3, n, T, 0, C, H, m.rope_cs.data(), cfg.rope_style);
+        rope_forward(ql, C, nseq, 1, T - 1, C, H, m.rope_cs.data(), cfg.rope_style);
+      }
+      attention_last_forward(blk.atty.data() + long(b0) * C, blk.att.data() + long(b0) * H * T, ql,
+                             qkv, nseq, T, C, H);
+      S* xl = blk.x_last.data() + long(b0) * C;  // the residual input of those rows
+      for (int s = 0; s < nseq; ++s)
+        std::memcpy(xl + s * C, x + (long(s) * T + T - 1) * C, sizeof(S) * C);
+      x = block_forward_tail(m, blk, o, b0, nseq, xl, drop);
+    }
+  }
+  // Final LayerNorm and head on the predicted rows: every position, or one per window (paper).
+  const long R0 = paper ? b0 : r0;
+  const int rows = paper ? nseq : n;
+  S* lnf = m.lnf.data() + R0 * C;
+  layernorm_forward(lnf, m.lnf_mean.data() + R0, m.lnf_rstd.data() + R0, x,
+                    P + m.tensors[nt - 4].offset, P + m.tensors[nt - 3].offset, rows, C);
+  S* logits = m.logits.data() + R0 * V;
+  linear_forward(logits, lnf, P + m.tensors[nt - 2].offset, P + m.tensors[nt - 1].offset,
+                 (const S*)nullptr, rows, C, V);
+  if (with_targets)
+    crossentropy_forward(logits, m.losses.data() + R0, logits, m.targets.data() + R0, rows, V);
+}
+
+template <typename S>
+void attention_model_forward(Model<S>& m, int B, bool drop, bool with_targets, Rng* rng) {
+  const ModelConfig& cfg = m.cfg;
+  const long T = cfg.context, C = cfg.d_model;
+  if (drop) {  // masks first, serially, in a fixed order: the generator is sequential
+    draw_mask(m.emb_mask, B * T * C, cfg.dropout, *rng);
+    for (int l = 0; l < cfg.blocks(); ++l) {
+      const long rows = last_only(m, l) ? B : B * T;
+      draw_mask(m.blocks[l].attproj_mask, rows * C, cfg.dropout, *rng);
+      draw_mask(m.blocks[l].fcproj_mask, rows * C, cfg.dropout, *rng);
+    }
+  }
+  ensure_workspace(m);
+  const int spt = sequences_per_tile(int(T)), tiles = (B + spt - 1) / spt;
+  // A tile's result does not depend on which thread computes it: dynamic scheduling is safe here.
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int i = 0; i < tiles; ++i)
+    forward_tile(m, i * spt, std::min(spt, B - i * spt), drop, with_targets);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
 // Forward
 
 template <typename S>
@@ -252,9 +444,8 @@ S model_forward(Model<S>& m, const int32_t* inputs, const int32_t* targets, int 
   m.batch = B;
   m.last_training = drop;
   std::copy(inputs, inputs + (long)B * T, m.inputs.begin());
+  if (targets) std::copy(targets, targets + R, m.targets.begin());
   Cursor<S> P{m.params.data(), &m.tensors};
-  const S* head_in = nullptr;  // [R, head_in_dim] input of the final linear layer
-  int head_in_dim = 0;
 
   switch (cfg.arch) {
     case Arch::linear: {
@@ -272,128 +463,244 @@ S model_forward(Model<S>& m, const int32_t* inputs, const int32_t* targets, int 
         }
       } else {
         const S* wte = P.next();
-        embedding_forward(m.emb.data(), inputs, wte, (const S*)nullptr, B, T, C);
+        parallel_range(B, [&](long lo, long hi) {
+          embedding_forward(m.emb.data() + lo * T * C, inputs + lo * T, wte, (const S*)nullptr,
+                            int(hi - lo), T, C);
+        });
         const S* W = P.next();
         const S* bias = P.next();
-        linear_forward(m.logits.data(), m.emb.data(), W, bias, B, T * C, V);
+        linear_forward_par(m.logits.data(), m.emb.data(), W, bias, B, T * C, V);
       }
       break;
     }
     case Arch::mlp: {
       const S* wte = P.next();
-      embedding_forward(m.emb.data(), inputs, wte, (const S*)nullptr, B, T, C);
+      parallel_range(B, [&](long lo, long hi) {
+        embedding_forward(m.emb.data() + lo * T * C, inputs + lo * T, wte, (const S*)nullptr,
+                          int(hi - lo), T, C);
+      });
       const S* x = m.emb.data();
       int in = T * C;
       for (size_t i = 0; i < cfg.hidden.size(); ++i) {
         const int h = cfg.hidden[i];
         const S* W = P.next();
         const S* bias = P.next();
-        linear_forward(m.hid_pre[i].data(), x, W, bias, B, in, h);
-        activation_forward(m.hid[i].data(), m.hid_pre[i].data(), (long)B * h, Activation::relu);
+        S* y = m.hid[i].data();
+        linear_forward_par(y, x, W, bias, B, in, h);
+        activation_forward(y, y, (long)B * h, Activation::relu);
         if (drop) {
           draw_mask(m.hid_mask[i], (long)B * h, cfg.dropout, *rng);
-          scale_inplace(m.hid[i].data(), m.hid_mask[i].data(), (long)B * h);
+          dropout_forward(y, y, m.hid_mask[i].data(), (long)B * h);
         }
-        x = m.hid[i].data();
+        x = y;
         in = h;
       }
-      head_in = x;
-      head_in_dim = in;
+      const S* W = P.next();
+      const S* bias = P.next();
+      linear_forward_par(m.logits.data(), x, W, bias, B, in, V);
       break;
     }
     case Arch::attention:
-    case Arch::transformer: {
-      const long N = (long)B * T;
-      const int H = cfg.heads, F = cfg.ff;
-      const S* wte = P.next();
-      const S* wpe = cfg.positions == Positions::learned ? P.next() : nullptr;
-      embedding_forward(m.emb.data(), inputs, wte, wpe, B, T, C);
-      if (drop) {
-        draw_mask(m.emb_mask, N * C, cfg.dropout, *rng);
-        scale_inplace(m.emb.data(), m.emb_mask.data(), N * C);
-      }
-      const S* x = m.emb.data();
-      for (auto& blk : m.blocks) {
-        const S *ln1_g = P.next(), *ln1_b = P.next();
-        const S *qkv_w = P.next(), *qkv_b = P.next();
-        const S *proj_w = P.next(), *proj_b = P.next();
-        const S *ln2_g = P.next(), *ln2_b = P.next();
-        const S *fc_w = P.next(), *fc_b = P.next();
-        const S *fc2_w = P.next(), *fc2_b = P.next();
-        const bool pre = cfg.norm == Norm::pre;
-        // attention sub-block
-        const S* att_in = x;
-        if (pre) {
-          layernorm_forward(blk.ln1.data(), blk.ln1_mean.data(), blk.ln1_rstd.data(), x, ln1_g,
-                            ln1_b, (int)N, C);
-          att_in = blk.ln1.data();
-        }
-        linear_forward(blk.qkv.data(), att_in, qkv_w, qkv_b, (int)N, C, 3 * C);
-        if (cfg.positions == Positions::rope)
-          rope_forward(blk.qkv.data(), B, T, C, H, cfg.rope_base, cfg.rope_style);
-        attention_forward(blk.atty.data(), blk.att.data(), blk.qkv.data(), B, T, C, H);
-        linear_forward(blk.attproj.data(), blk.atty.data(), proj_w, proj_b, (int)N, C, C);
-        if (drop) {
-          draw_mask(blk.attproj_mask, N * C, cfg.dropout, *rng);
-          scale_inplace(blk.attproj.data(), blk.attproj_mask.data(), N * C);
-        }
-        add_into(blk.res1.data(), x, blk.attproj.data(), N * C);
-        // feed-forward sub-block
-        const S* ff_in;
-        if (pre) {
-          layernorm_forward(blk.ln2.data(), blk.ln2_mean.data(), blk.ln2_rstd.data(),
-                            blk.res1.data(), ln2_g, ln2_b, (int)N, C);
-          ff_in = blk.ln2.data();
-        } else {
-          layernorm_forward(blk.ln1.data(), blk.ln1_mean.data(), blk.ln1_rstd.data(),
-                            blk.res1.data(), ln1_g, ln1_b, (int)N, C);
-          ff_in = blk.ln1.data();
-        }
-        linear_forward(blk.fch.data(), ff_in, fc_w, fc_b, (int)N, C, F);
-        activation_forward(blk.fcact.data(), blk.fch.data(), N * F, cfg.activation);
-        linear_forward(blk.fcproj.data(), blk.fcact.data(), fc2_w, fc2_b, (int)N, F, C);
-        if (drop) {
-          draw_mask(blk.fcproj_mask, N * C, cfg.dropout, *rng);
-          scale_inplace(blk.fcproj.data(), blk.fcproj_mask.data(), N * C);
-        }
-        add_into(blk.res2.data(), ff_in == blk.ln2.data() ? blk.res1.data() : blk.ln1.data(),
-                 blk.fcproj.data(), N * C);
-        if (pre) {
-          x = blk.res2.data();
-        } else {
-          layernorm_forward(blk.ln2.data(), blk.ln2_mean.data(), blk.ln2_rstd.data(),
-                            blk.res2.data(), ln2_g, ln2_b, (int)N, C);
-          x = blk.ln2.data();
-        }
-      }
-      // Final LayerNorm over the rows that are predicted.
-      const S* lnf_in = x;
-      if (R != N) {  // paper protocol: only the last position of each window
-        for (int b = 0; b < B; ++b)
-          std::memcpy(m.lnf_in.data() + (long)b * C, x + ((long)b * T + T - 1) * C, sizeof(S) * C);
-        lnf_in = m.lnf_in.data();
-      }
-      const S *lnf_g = P.next(), *lnf_b = P.next();
-      layernorm_forward(m.lnf.data(), m.lnf_mean.data(), m.lnf_rstd.data(), lnf_in, lnf_g, lnf_b, R,
-                        C);
-      if (R == N) std::memcpy(m.lnf_in.data(), x, sizeof(S) * N * C);  // kept for backward
-      head_in = m.lnf.data();
-      head_in_dim = C;
+    case Arch::transformer:
+      attention_model_forward(m, B, drop, targets != nullptr, rng);
       break;
-    }
-  }
-  if (head_in) {
-    const S* W = P.next();
-    const S* bias = P.next();
-    linear_forward(m.logits.data(), head_in, W, bias, R, head_in_dim, V);
   }
   if (!targets) return S(0);
-  std::copy(targets, targets + R, m.targets.begin());
-  crossentropy_forward(m.probs.data(), m.losses.data(), m.logits.data(), m.targets.data(), R, V);
+  if (!cfg.is_attention_family())  // (the attention models' tiles did this already)
+    crossentropy_forward(m.logits.data(), m.losses.data(), m.logits.data(), m.targets.data(), R, V);
   S sum = 0;  // serial sum in a fixed order: deterministic
   for (int r = 0; r < R; ++r) sum += m.losses[r];
   return sum / S(R);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Attention models, backward: one tile through every layer in reverse, parameter gradients
+// accumulated into G (this thread's gradient buffer).
+
+namespace {
+
+// Inverse of block_forward_tail. On entry g holds d(block output) of the `rows` rows at q0; on
+// exit g holds d res1 and w.g_b d(attention output) of those rows.
+template <typename S>
+void block_backward_tail(Model<S>& m, const typename Model<S>::Block& blk, const BlockOffsets& o,
+                         long q0, int rows, S* g, S* G, typename Model<S>::Workspace& w,
+                         bool drop) {
+  const ModelConfig& cfg = m.cfg;
+  const int C = cfg.d_model, F = cfg.ff;
+  const bool pre = cfg.norm == Norm::pre, gelu = cfg.activation == Activation::gelu;
+  const S* P = m.params.data();
+  const long c0 = q0 * C, f0 = q0 * F, nc = long(rows) * C;
+  S *ga = w.g_a.data(), *gb = w.g_b.data(), *gf = w.g_f.data();
+  const S* act_out = blk.fcact.data() + f0;
+  const S* act_in = gelu ? blk.fch.data() + f0 : act_out;
+  if (!pre) {
+    // ln2 = LN(res2), res2 = ln1 + drop(fc2(act(fc(ln1)))), ln1 = LN(res1)
+    layernorm_backward(ga, G + o.ln2_g, G + o.ln2_b, g, blk.res2.data() + c0, P + o.ln2_g,
+                       blk.ln2_mean.data() + q0, blk.ln2_rstd.data() + q0, rows, C, Grad::set);
+    const S* d_fc2 = ga;  // d res2
+    if (drop) {
+      dropout_forward(gb, ga, blk.fcproj_mask.data() + c0, nc);
+      d_fc2 = gb;
+    }
+    linear_backward(gf, G + o.fc2_w, G + o.fc2_b, d_fc2, act_out, P + o.fc2_w, rows, F, C,
+                    Grad::set);
+    activation_backward(gf, gf, act_in, long(rows) * F, cfg.activation, Grad::set);
+    // d ln1 = d res2 (the residual) + the feed-forward path
+    linear_backward(ga, G + o.fc_w, G + o.fc_b, gf, blk.ln1.data() + c0, P + o.fc_w, rows, C, F,
+                    Grad::add);
+    layernorm_backward(g, G + o.ln1_g, G + o.ln1_b, ga, blk.res1.data() + c0, P + o.ln1_g,
+                       blk.ln1_mean.data() + q0, blk.ln1_rstd.data() + q0, rows, C, Grad::set);
+  } else {
+    // res2 = res1 + drop(fc2(act(fc(ln2)))), ln2 = LN(res1)
+    const S* d_fc2 = g;
+    if (drop) {
+      dropout_forward(ga, g, blk.fcproj_mask.data() + c0, nc);
+      d_fc2 = ga;
+    }
+    linear_backward(gf, G + o.fc2_w, G + o.fc2_b, d_fc2, act_out, P + o.fc2_w, rows, F, C,
+                    Grad::set);
+    activation_backward(gf, gf, act_in, long(rows) * F, cfg.activation, Grad::set);
+    linear_backward(gb, G + o.fc_w, G + o.fc_b, gf, blk.ln2.data() + c0, P + o.fc_w, rows, C, F,
+                    Grad::set);
+    // d res1 = d res2 (the residual) + the LayerNorm path
+    layernorm_backward(g, G + o.ln2_g, G + o.ln2_b, gb, blk.res1.data() + c0, P + o.ln2_g,
+                       blk.ln2_mean.data() + q0, blk.ln2_rstd.data() + q0, rows, C, Grad::add);
+  }
+  // res1 = x + drop(proj(atty))
+  const S* d_proj = g;
+  if (drop) {
+    dropout_forward(ga, g, blk.attproj_mask.data() + c0, nc);
+    d_proj = ga;
+  }
+  linear_backward(gb, G + o.proj_w, G + o.proj_b, d_proj, blk.atty.data() + c0, P + o.proj_w, rows,
+                  C, C, Grad::set);
+}
+
+template <typename S>
+void backward_tile(Model<S>& m, int b0, int nseq, S* G, typename Model<S>::Workspace& w) {
+  const ModelConfig& cfg = m.cfg;
+  const int T = cfg.context, C = cfg.d_model, H = cfg.heads, V = cfg.vocab, L = cfg.blocks();
+  const bool pre = cfg.norm == Norm::pre, rope = cfg.positions == Positions::rope;
+  const bool paper = m.protocol == Protocol::paper, drop = m.last_training;
+  const long r0 = long(b0) * T, C3 = 3L * C;
+  const int n = nseq * T;
+  const S* P = m.params.data();
+  const size_t nt = m.tensors.size();
+  const long lnf_g = m.tensors[nt - 4].offset, lnf_b = m.tensors[nt - 3].offset;
+  const long head_w = m.tensors[nt - 2].offset, head_b = m.tensors[nt - 1].offset;
+  const int R = m.batch * targets_per_window(cfg, m.protocol);
+  S* gs = w.g_stream.data();
+
+  // loss, head and final LayerNorm, on the predicted rows
+  const long R0 = paper ? b0 : r0;
+  const int rows = paper ? nseq : n;
+  S* dlogits = m.logits.data() + R0 * V;  // the probabilities, turned into their gradient in place
+  crossentropy_backward(dlogits, dlogits, m.targets.data() + R0, rows, V, S(1) / S(R));
+  S* g_lnf = w.g_a.data();
+  linear_backward(g_lnf, G + head_w, G + head_b, dlogits, m.lnf.data() + R0 * C, P + head_w, rows,
+                  C, V, Grad::set);
+  const auto& top = m.blocks[L - 1];
+  const S* top_out = (pre ? top.res2.data() : top.ln2.data()) + R0 * C;
+  S* g = paper ? w.g_last.data() : gs;  // d(output of the last block)
+  layernorm_backward(g, G + lnf_g, G + lnf_b, g_lnf, top_out, P + lnf_g, m.lnf_mean.data() + R0,
+                     m.lnf_rstd.data() + R0, rows, C, Grad::set);
+
+  // blocks, last to first; gs holds d(block output) on entry, d(block input) on exit
+  for (int l = L - 1; l >= 0; --l) {
+    const auto& blk = m.blocks[l];
+    const BlockOffsets o = block_offsets(m, l);
+    const S* x = (l == 0 ? m.emb.data()
+                         : (pre ? m.blocks[l - 1].res2.data() : m.blocks[l - 1].ln2.data())) +
+                 r0 * C;
+    const S* a_in = pre ? blk.ln1.data() + r0 * C : x;
+    S* gq = w.g_qkv.data();
+    if (!last_only(m, l)) {
+      block_backward_tail(m, blk, o, r0, n, gs, G, w, drop);  // gs = d res1, g_b = d atty
+      attention_backward(gq, w.g_att.data(), w.g_b.data(), blk.att.data() + long(b0) * H * T * T,
+                         blk.qkv.data() + r0 * C3, nseq, T, C, H);
+      if (rope) {
+        rope_backward(gq, C3, n, T, 0, C, H, m.rope_cs.data(), cfg.rope_style);
+        rope_backward(gq + C, C3, n, T, 0, C, H, m.rope_cs.data(), cfg.rope_style);
+      }
+      if (!pre) {  // d x = d res1 (the residual) + the qkv path
+        linear_backward(gs, G + o.qkv_w, G + o.qkv_b, gq, x, P + o.qkv_w, n, C, 3 * C, Grad::add);
+      } else {  // d x = d res1 (the residual) + LN1's backward of the qkv path
+        S* ga = w.g_a.data();
+        linear_backward(ga, G + o.qkv_w, G + o.qkv_b, gq, a_in, P + o.qkv_w, n, C, 3 * C,
+                        Grad::set);
+        layernorm_backward(gs, G + o.ln1_g, G + o.ln1_b, ga, x, P + o.ln1_g,
+                           blk.ln1_mean.data() + r0, blk.ln1_rstd.data() + r0, n, C, Grad::add);
+      }
+    } else {
+      S* gl = w.g_last.data();
+      block_backward_tail(m, blk, o, b0, nseq, gl, G, w, drop);  // gl = d res1 (last rows)
+      S* dq = w.g_q.data();
+      attention_last_backward(dq, gq, w.g_b.data(), blk.att.data() + long(b0) * H * T,
+                              blk.q_last.data() + long(b0) * C, blk.qkv.data() + r0 * C3, nseq, T,
+                              C, H);
+      if (rope) {
+        rope_backward(gq + C, C3, n, T, 0, C, H, m.rope_cs.data(), cfg.rope_style);
+        rope_backward(dq, C, nseq, 1, T - 1, C, H, m.rope_cs.data(), cfg.rope_style);
+      }
+      // d a_in: keys and values of every row, plus the query at the last rows
+      S* da = pre ? w.g_a.data() : gs;
+      gemm(da, C, gq + C, C3, false, P + o.qkv_w + C, C3, true, n, C, 2 * C, false);
+      gemm(da + long(T - 1) * C, long(T) * C, dq, C, false, P + o.qkv_w, C3, true, nseq, C, C, true);
+      gemm(G + o.qkv_w + C, C3, a_in, C, true, gq + C, C3, false, C, 2 * C, n, true);
+      gemm(G + o.qkv_w, C3, a_in + long(T - 1) * C, long(T) * C, true, dq, C, false, C, C, nseq,
+           true);
+      colsum_add(G + o.qkv_b + C, gq + C, C3, n, 2 * C);
+      colsum_add(G + o.qkv_b, dq, C, nseq, C);
+      if (pre)
+        layernorm_backward(gs, G + o.ln1_g, G + o.ln1_b, da, x, P + o.ln1_g,
+                           blk.ln1_mean.data() + r0, blk.ln1_rstd.data() + r0, n, C, Grad::set);
+      // the residual: the last rows of x fed res1 directly
+      for (int s = 0; s < nseq; ++s) {
+        S* d = gs + (long(s) * T + T - 1) * C;
+        for (int c = 0; c < C; ++c) d[c] += gl[long(s) * C + c];
+      }
+    }
+  }
+  if (drop) dropout_forward(gs, gs, m.emb_mask.data() + r0 * C, long(n) * C);
+  embedding_backward(G + m.tensors[0].offset,
+                     cfg.positions == Positions::learned ? G + m.tensors[1].offset : nullptr, gs,
+                     m.inputs.data() + r0, nseq, T, C, 0, C);
+}
+
+template <typename S>
+void attention_model_backward(Model<S>& m) {
+  ensure_workspace(m);
+  const int T = m.cfg.context, B = m.batch;
+  const int spt = sequences_per_tile(T), tiles = (B + spt - 1) / spt;
+  const long P = long(m.params.size());
+#pragma omp parallel
+  {
+    const int me = omp_get_thread_num(), threads = omp_get_num_threads();
+    auto& w = m.work[size_t(me)];
+    S* G = m.grads.data();
+    if (me > 0) {
+      std::fill(w.grads.begin(), w.grads.end(), S(0));
+      G = w.grads.data();
+    }
+    // Static: which thread takes which tile, and so the order of the gradient sums, is fixed.
+#pragma omp for schedule(static)
+    for (int i = 0; i < tiles; ++i) backward_tile(m, i * spt, std::min(spt, B - i * spt), G, w);
+    // The private gradients, added in thread order.
+    if (threads > 1) {
+      constexpr long kChunk = 4096;
+#pragma omp for schedule(static)
+      for (long c0 = 0; c0 < P; c0 += kChunk) {
+        const long c1 = std::min(P, c0 + kChunk);
+        for (int t = 1; t < threads; ++t) {
+          const S* src = m.work[size_t(t)].grads.data();
+          for (long i = c0; i < c1; ++i) m.grads[i] += src[i];
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
 
 // ---------------------------------------------------------------------------------------------
 // Backward
@@ -402,173 +709,62 @@ template <typename S>
 void model_backward(Model<S>& m) {
   const ModelConfig& cfg = m.cfg;
   const int B = m.batch, T = cfg.context, C = cfg.d_model, V = cfg.vocab;
-  const int R = B * targets_per_window(cfg, m.protocol);
+  if (cfg.is_attention_family()) {
+    attention_model_backward(m);
+    return;
+  }
   const bool drop = m.last_training;
-  crossentropy_backward(m.g_logits.data(), m.probs.data(), m.targets.data(), R, V, S(1) / S(R));
+  S* dlogits = m.logits.data();  // the probabilities, turned into their gradient in place
+  crossentropy_backward(dlogits, dlogits, m.targets.data(), B, V, S(1) / S(B));
 
-  // Parameters and gradients by layout index (the same order forward walks).
   const size_t nt = m.tensors.size();
   auto par = [&](size_t i) { return m.params.data() + m.tensors[i].offset; };
   auto grd = [&](size_t i) { return m.grads.data() + m.tensors[i].offset; };
   const size_t head_w = nt - 2, head_b = nt - 1;
+  // Token rows may repeat across the batch: the embedding gradient is scattered by columns.
+  auto embedding_grad = [&](const S* g) {
+    parallel_range(C, [&](long lo, long hi) {
+      embedding_backward(grd(0), (S*)nullptr, g, m.inputs.data(), B, T, C, int(lo), int(hi));
+    });
+  };
 
-  switch (cfg.arch) {
-    case Arch::linear: {
-      if (cfg.one_hot) {
-        S* dW = grd(0);
-        S* db = grd(1);
-        for (int b = 0; b < B; ++b) {  // serial: rows of dW may repeat across the batch
-          const S* g = m.g_logits.data() + (long)b * V;
-          for (int v = 0; v < V; ++v) db[v] += g[v];
-          for (int t = 0; t < T; ++t) {
-            S* w = dW + ((long)t * V + m.inputs[(long)b * T + t]) * V;
-            for (int v = 0; v < V; ++v) w[v] += g[v];
-          }
+  if (cfg.arch == Arch::linear) {
+    if (cfg.one_hot) {
+      S* dW = grd(0);
+      S* db = grd(1);
+      for (int b = 0; b < B; ++b) {  // serial: rows of dW may repeat across the batch
+        const S* g = dlogits + (long)b * V;
+        for (int v = 0; v < V; ++v) db[v] += g[v];
+        for (int t = 0; t < T; ++t) {
+          S* w = dW + ((long)t * V + m.inputs[(long)b * T + t]) * V;
+          for (int v = 0; v < V; ++v) w[v] += g[v];
         }
-      } else {
-        zero(m.g_a, (long)B * T * C);
-        linear_backward(m.g_a.data(), grd(1), grd(2), m.g_logits.data(), m.emb.data(), par(1), B,
-                        T * C, V);
-        embedding_backward(grd(0), (S*)nullptr, m.g_a.data(), m.inputs.data(), B, T, C);
       }
-      break;
+    } else {
+      linear_backward_par(m.g_a.data(), grd(1), grd(2), dlogits, m.emb.data(), par(1), B, T * C, V,
+                          Grad::set);
+      embedding_grad(m.g_a.data());
     }
-    case Arch::mlp: {
-      const size_t nh = cfg.hidden.size();
-      // head
-      const S* x_last = m.hid[nh - 1].data();
-      zero(m.g_hid[nh - 1], (long)B * cfg.hidden[nh - 1]);
-      linear_backward(m.g_hid[nh - 1].data(), grd(head_w), grd(head_b), m.g_logits.data(), x_last,
-                      par(head_w), B, cfg.hidden[nh - 1], V);
-      for (size_t i = nh; i-- > 0;) {
-        const int h = cfg.hidden[i];
-        const long n = (long)B * h;
-        if (drop) scale_inplace(m.g_hid[i].data(), m.hid_mask[i].data(), n);
-        zero(m.g_b, n);  // d(pre-activation)
-        activation_backward(m.g_b.data(), m.g_hid[i].data(), m.hid_pre[i].data(), n,
-                            Activation::relu);
-        const size_t w = 1 + 2 * i;
-        const int in = i == 0 ? T * C : cfg.hidden[i - 1];
-        const S* x = i == 0 ? m.emb.data() : m.hid[i - 1].data();
-        S* dx;
-        if (i == 0) {
-          zero(m.g_a, (long)B * T * C);
-          dx = m.g_a.data();
-        } else {
-          zero(m.g_hid[i - 1], (long)B * in);
-          dx = m.g_hid[i - 1].data();
-        }
-        linear_backward(dx, grd(w), grd(w + 1), m.g_b.data(), x, par(w), B, in, h);
-      }
-      embedding_backward(grd(0), (S*)nullptr, m.g_a.data(), m.inputs.data(), B, T, C);
-      break;
-    }
-    case Arch::attention:
-    case Arch::transformer: {
-      const long N = (long)B * T;
-      const int H = cfg.heads, F = cfg.ff;
-      const bool pre = cfg.norm == Norm::pre;
-      const bool learned = cfg.positions == Positions::learned;
-      const size_t first_block = learned ? 2 : 1;
-      const size_t lnf_g = nt - 4, lnf_b = nt - 3;
-      // head and final LayerNorm
-      zero(m.g_lnf, (long)R * C);
-      linear_backward(m.g_lnf.data(), grd(head_w), grd(head_b), m.g_logits.data(), m.lnf.data(),
-                      par(head_w), R, C, V);
-      zero(m.g_stream, N * C);
-      if (R == N) {
-        layernorm_backward(m.g_stream.data(), grd(lnf_g), grd(lnf_b), m.g_lnf.data(),
-                           m.lnf_in.data(), par(lnf_g), m.lnf_mean.data(), m.lnf_rstd.data(), R, C);
-      } else {
-        zero(m.g_a, (long)R * C);
-        layernorm_backward(m.g_a.data(), grd(lnf_g), grd(lnf_b), m.g_lnf.data(), m.lnf_in.data(),
-                           par(lnf_g), m.lnf_mean.data(), m.lnf_rstd.data(), R, C);
-        for (int b = 0; b < B; ++b)
-          std::memcpy(m.g_stream.data() + ((long)b * T + T - 1) * C, m.g_a.data() + (long)b * C,
-                      sizeof(S) * C);
-      }
-      // blocks, last to first; g_stream holds d(block output) on entry, d(block input) on exit
-      for (int l = cfg.blocks() - 1; l >= 0; --l) {
-        auto& blk = m.blocks[l];
-        const size_t k = first_block + 12 * size_t(l);
-        const size_t ln1_g = k, ln1_b = k + 1, qkv_w = k + 2, qkv_b = k + 3, proj_w = k + 4,
-                     proj_b = k + 5, ln2_g = k + 6, ln2_b = k + 7, fc_w = k + 8, fc_b = k + 9,
-                     fc2_w = k + 10, fc2_b = k + 11;
-        const S* x_in = l == 0 ? m.emb.data()
-                               : (pre ? m.blocks[l - 1].res2.data() : m.blocks[l - 1].ln2.data());
-        S* gs = m.g_stream.data();
-        S* ga = m.g_a.data();
-        S* gb = m.g_b.data();
-        if (!pre) {
-          // ln2 = LN(res2), res2 = ln1 + drop(fcproj), ln1 = LN(res1), res1 = x + drop(attproj)
-          zero(m.g_a, N * C);
-          layernorm_backward(ga, grd(ln2_g), grd(ln2_b), gs, blk.res2.data(), par(ln2_g),
-                             blk.ln2_mean.data(), blk.ln2_rstd.data(), (int)N, C);
-          std::copy(ga, ga + N * C, gb);  // d ln1 via the residual
-          const S* d_fcproj = ga;
-          if (drop) {
-            masked_copy(gs, ga, blk.fcproj_mask.data(), N * C);
-            d_fcproj = gs;
-          }
-          zero(m.g_f2, N * F);
-          linear_backward(m.g_f2.data(), grd(fc2_w), grd(fc2_b), d_fcproj, blk.fcact.data(),
-                          par(fc2_w), (int)N, F, C);
-          zero(m.g_f1, N * F);
-          activation_backward(m.g_f1.data(), m.g_f2.data(), blk.fch.data(), N * F, cfg.activation);
-          linear_backward(gb, grd(fc_w), grd(fc_b), m.g_f1.data(), blk.ln1.data(), par(fc_w),
-                          (int)N, C, F);
-          zero(m.g_stream, N * C);
-          layernorm_backward(gs, grd(ln1_g), grd(ln1_b), gb, blk.res1.data(), par(ln1_g),
-                             blk.ln1_mean.data(), blk.ln1_rstd.data(), (int)N, C);
-          // gs = d res1 = d x (residual) + attention path
-        } else {
-          // res2 = res1 + drop(fcproj(ln2)), ln2 = LN(res1), res1 = x + drop(attproj(ln1))
-          const S* d_fcproj = gs;
-          if (drop) {
-            masked_copy(ga, gs, blk.fcproj_mask.data(), N * C);
-            d_fcproj = ga;
-          }
-          zero(m.g_f2, N * F);
-          linear_backward(m.g_f2.data(), grd(fc2_w), grd(fc2_b), d_fcproj, blk.fcact.data(),
-                          par(fc2_w), (int)N, F, C);
-          zero(m.g_f1, N * F);
-          activation_backward(m.g_f1.data(), m.g_f2.data(), blk.fch.data(), N * F, cfg.activation);
-          zero(m.g_b, N * C);
-          linear_backward(gb, grd(fc_w), grd(fc_b), m.g_f1.data(), blk.ln2.data(), par(fc_w),
-                          (int)N, C, F);
-          layernorm_backward(gs, grd(ln2_g), grd(ln2_b), gb, blk.res1.data(), par(ln2_g),
-                             blk.ln2_mean.data(), blk.ln2_rstd.data(), (int)N, C);
-        }
-        // attention path: gs = d res1
-        const S* d_attproj = gs;
-        if (drop) {
-          masked_copy(ga, gs, blk.attproj_mask.data(), N * C);
-          d_attproj = ga;
-        }
-        zero(m.g_b, N * C);
-        linear_backward(gb, grd(proj_w), grd(proj_b), d_attproj, blk.atty.data(), par(proj_w),
-                        (int)N, C, C);
-        zero(m.g_qkv, N * 3 * C);
-        attention_backward(m.g_qkv.data(), gb, blk.att.data(), blk.qkv.data(), B, T, C, H);
-        if (cfg.positions == Positions::rope)
-          rope_backward(m.g_qkv.data(), B, T, C, H, cfg.rope_base, cfg.rope_style);
-        if (!pre) {
-          linear_backward(gs, grd(qkv_w), grd(qkv_b), m.g_qkv.data(), x_in, par(qkv_w), (int)N, C,
-                          3 * C);
-        } else {
-          zero(m.g_a, N * C);
-          linear_backward(ga, grd(qkv_w), grd(qkv_b), m.g_qkv.data(), blk.ln1.data(), par(qkv_w),
-                          (int)N, C, 3 * C);
-          layernorm_backward(gs, grd(ln1_g), grd(ln1_b), ga, x_in, par(ln1_g), blk.ln1_mean.data(),
-                             blk.ln1_rstd.data(), (int)N, C);
-        }
-      }
-      if (drop) scale_inplace(m.g_stream.data(), m.emb_mask.data(), N * C);
-      embedding_backward(grd(0), learned ? grd(1) : (S*)nullptr, m.g_stream.data(), m.inputs.data(), B,
-                         T, C);
-      break;
-    }
+    return;
   }
+  // MLP
+  const size_t nh = cfg.hidden.size();
+  linear_backward_par(m.g_hid[nh - 1].data(), grd(head_w), grd(head_b), dlogits,
+                      m.hid[nh - 1].data(), par(head_w), B, cfg.hidden[nh - 1], V, Grad::set);
+  for (size_t i = nh; i-- > 0;) {
+    const int h = cfg.hidden[i];
+    const long n = (long)B * h;
+    S* g = m.g_hid[i].data();
+    if (drop) dropout_forward(g, g, m.hid_mask[i].data(), n);
+    // d(pre-activation), in place; hid (after ReLU and dropout) has the sign that matters
+    activation_backward(g, g, m.hid[i].data(), n, Activation::relu, Grad::set);
+    const size_t w = 1 + 2 * i;
+    const int in = i == 0 ? T * C : cfg.hidden[i - 1];
+    const S* x = i == 0 ? m.emb.data() : m.hid[i - 1].data();
+    S* dx = i == 0 ? m.g_a.data() : m.g_hid[i - 1].data();
+    linear_backward_par(dx, grd(w), grd(w + 1), g, x, par(w), B, in, h, Grad::set);
+  }
+  embedding_grad(m.g_a.data());
 }
 
 template Model<float> model_create<float>(const ModelConfig&, Protocol, int);

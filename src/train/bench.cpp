@@ -2,6 +2,7 @@
 
 #include <omp.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <Eigen/Core>
@@ -39,6 +40,14 @@ int64_t resident_bytes() {
   return int64_t(resident) * sysconf(_SC_PAGESIZE);
 }
 
+// CPU time of the whole process (all threads). Next to wall time it shows how much of the
+// machine the run had: on a loaded machine wall time grows while CPU time per step does not.
+double cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+
 int64_t minor_faults() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
@@ -58,19 +67,41 @@ void set_threads(int threads) {
 
 // ---------------------------------------------------------------------------------------------
 // GEMM ceiling: Eigen's float GEMM on row-major operands, written the way the layers write them
-// (noalias products of maps), on the square 1024 case and on the transformer's own shapes.
+// (noalias products of maps), on the square 1024 case and on the transformer's own shapes, with
+// Eigen's own threads and (with more than one thread) split between OpenMP threads by hand. The
+// peak is the best of them all.
 
 using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-GemmRate time_gemm(const std::string& name, int m, int k, int n, bool transposed_lhs,
+// split: each thread runs single-threaded Eigen on its own block of rows (of columns for the
+// weight-gradient product), the way the trainer uses threads; otherwise Eigen's own threading.
+GemmRate time_gemm(const std::string& name, int m, int k, int n, bool transposed_lhs, bool split,
                    double seconds, int min_reps) {
   // transposed_lhs: C[m,n] += A^T B with A stored [k,m], the weight-gradient product.
   RowMat A = transposed_lhs ? RowMat::Random(k, m) : RowMat::Random(m, k);
   RowMat B = RowMat::Random(k, n);
   RowMat C = RowMat::Zero(m, n);
+  using Map = Eigen::Map<RowMat, 0, Eigen::OuterStride<>>;
+  using CMap = Eigen::Map<const RowMat, 0, Eigen::OuterStride<>>;
   auto once = [&] {
-    if (transposed_lhs) C.noalias() += A.transpose() * B;
-    else C.noalias() = A * B;
+    if (!split) {
+      if (transposed_lhs) C.noalias() += A.transpose() * B;
+      else C.noalias() = A * B;
+      return;
+    }
+#pragma omp parallel
+    {
+      const long parts = omp_get_num_threads(), me = omp_get_thread_num();
+      if (transposed_lhs) {  // split the columns of C (and B)
+        const long c0 = n * me / parts, c1 = n * (me + 1) / parts;
+        Map(C.data() + c0, m, c1 - c0, Eigen::OuterStride<>(n)).noalias() +=
+            A.transpose() * CMap(B.data() + c0, k, c1 - c0, Eigen::OuterStride<>(n));
+      } else {  // split the rows of C (and A)
+        const long r0 = m * me / parts, r1 = m * (me + 1) / parts;
+        Map(C.data() + r0 * n, r1 - r0, n, Eigen::OuterStride<>(n)).noalias() =
+            CMap(A.data() + r0 * k, r1 - r0, k, Eigen::OuterStride<>(k)) * B;
+      }
+    }
   };
   once();  // warm-up: caches, page faults, thread start
   std::vector<double> rates;
@@ -82,22 +113,26 @@ GemmRate time_gemm(const std::string& name, int m, int k, int n, bool transposed
     rates.push_back(flops / seconds_since(t) * 1e-9);
   }
   GemmRate g;
-  g.name = name, g.m = m, g.k = k, g.n = n;
+  g.name = name + (split ? "_split" : "");
+  g.m = m, g.k = k, g.n = n;
   g.reps = int(rates.size());
   g.gflops = median(rates);
   return g;
 }
 
-std::vector<GemmRate> gemm_rates(const BenchOptions& opt) {
+std::vector<GemmRate> gemm_rates(const BenchOptions& opt, int threads) {
   const double s = opt.quick ? 0.02 : opt.gemm_seconds;
   const int reps = opt.quick ? 2 : 5;
   const int N = 64 * 128;  // batch x context of the character-level transformer
   std::vector<GemmRate> out;
-  out.push_back(time_gemm("square_1024", 1024, 1024, 1024, false, s, reps));
-  out.push_back(time_gemm("qkv_8192x128x384", N, 128, 384, false, s, reps));
-  out.push_back(time_gemm("fc_8192x128x256", N, 128, 256, false, s, reps));
-  out.push_back(time_gemm("fc2_8192x256x128", N, 256, 128, false, s, reps));
-  out.push_back(time_gemm("dW_128x8192x384", 128, N, 384, true, s, reps));
+  for (bool split : {false, true}) {
+    if (split && threads == 1) break;  // the same thing with one thread
+    out.push_back(time_gemm("square_1024", 1024, 1024, 1024, false, split, s, reps));
+    out.push_back(time_gemm("qkv_8192x128x384", N, 128, 384, false, split, s, reps));
+    out.push_back(time_gemm("fc_8192x128x256", N, 128, 256, false, split, s, reps));
+    out.push_back(time_gemm("fc2_8192x256x128", N, 256, 128, false, split, s, reps));
+    out.push_back(time_gemm("dW_128x8192x384", 128, N, 384, true, split, s, reps));
+  }
   return out;
 }
 
@@ -137,11 +172,13 @@ ModelRate time_model(const BenchModel& bm, const BenchOptions& opt, double peak_
   const int min_steps = opt.quick ? 2 : 5;
   std::vector<double> times;
   const auto t0 = Clock::now();
+  const double cpu0 = cpu_seconds();
   while (int(times.size()) < min_steps || seconds_since(t0) < seconds) {
     const auto ts = Clock::now();
     step();
     times.push_back(seconds_since(ts));
   }
+  r.cpu_ms_per_step = (cpu_seconds() - cpu0) / double(times.size()) * 1e3;
   r.rss_after = resident_bytes();
   r.steps = int(times.size());
   r.minor_faults_per_step = double(minor_faults() - faults0) / r.steps;
@@ -226,7 +263,7 @@ BenchReport run_bench(const BenchOptions& opt, bool progress) {
     set_threads(threads);
     BenchRun run;
     run.threads = threads;
-    run.gemm = gemm_rates(opt);
+    run.gemm = gemm_rates(opt, threads);
     for (const GemmRate& g : run.gemm) run.gemm_peak_gflops = std::max(run.gemm_peak_gflops, g.gflops);
     if (progress)
       std::fprintf(stderr, "threads %d: GEMM peak %.1f GFLOP/s\n", threads, run.gemm_peak_gflops);
@@ -273,6 +310,7 @@ nlohmann::ordered_json bench_to_json(const BenchReport& r) {
       jm["ms_per_step"] = m.ms_per_step;
       jm["ms_per_step_mean"] = m.ms_per_step_mean;
       jm["ms_per_step_min"] = m.ms_per_step_min;
+      jm["cpu_ms_per_step"] = m.cpu_ms_per_step;
       jm["tokens_per_second"] = m.tokens_per_second;
       jm["flops_per_step"] = m.flops_per_step;
       jm["gflops"] = m.gflops;
@@ -317,15 +355,17 @@ std::string bench_table(const BenchReport& r) {
     std::snprintf(line, sizeof line, "   peak %.1f\n", run.gemm_peak_gflops);
     o << line;
   }
-  std::snprintf(line, sizeof line, "%-20s %3s %10s %12s %12s %9s %7s %8s %6s\n", "model", "thr",
-                "ms/step", "tokens/s", "FLOP/step", "GFLOP/s", "%peak", "faults", "mem");
+  std::snprintf(line, sizeof line, "%-20s %3s %9s %9s %12s %12s %9s %7s %7s %6s\n", "model",
+                "thr", "ms/step", "cpu ms", "tokens/s", "FLOP/step", "GFLOP/s", "%peak", "faults",
+                "mem");
   o << line;
   for (const BenchRun& run : r.runs)
     for (const ModelRate& m : run.models) {
-      std::snprintf(line, sizeof line, "%-20s %3d %10.2f %12.0f %12.4g %9.1f %6.1f%% %8.1f %6s\n",
-                    m.name.c_str(), run.threads, m.ms_per_step, m.tokens_per_second,
-                    m.flops_per_step, m.gflops, 100 * m.fraction_of_peak, m.minor_faults_per_step,
-                    m.memory_stable ? "flat" : "GROWS");
+      std::snprintf(line, sizeof line,
+                    "%-20s %3d %9.2f %9.2f %12.0f %12.4g %9.1f %6.1f%% %7.1f %6s\n",
+                    m.name.c_str(), run.threads, m.ms_per_step, m.cpu_ms_per_step,
+                    m.tokens_per_second, m.flops_per_step, m.gflops, 100 * m.fraction_of_peak,
+                    m.minor_faults_per_step, m.memory_stable ? "flat" : "GROWS");
       o << line;
     }
   std::snprintf(line, sizeof line, "peak resident set %.1f MiB; memory %s across steps\n",

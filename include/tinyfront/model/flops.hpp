@@ -1,9 +1,10 @@
 // FLOP accounting under three conventions (see docs/flops.md):
 //   study  : 2 x P x window tokens        (the study's; P = all parameters)
 //   kaplan : 6 x N x predicted tokens     (Kaplan et al.; N = non-embedding parameters)
-//   exact  : 2 x the multiply-adds this implementation performs per window in forward and
-//            backward (matrix products, attention scores and weighted sums, softmax,
-//            LayerNorm and activations at their elementwise cost), counted per layer.
+//   exact  : the FLOPs this implementation performs per window in forward and backward, counted
+//            per layer on the rows it actually computes (a multiply-add is 2; softmax, LayerNorm
+//            and activations at their elementwise cost; causal attention without the upper
+//            triangle; under the paper protocol, the last block for the last position only).
 #pragma once
 
 #include <cstdint>

@@ -2,7 +2,8 @@
 // and backward passes composed from the layers in layers.hpp.
 //
 // Memory: parameters, gradients and every activation buffer are allocated once, in model_create,
-// for a maximum batch size; forward/backward never allocate.
+// for a maximum batch size; forward/backward never allocate (Eigen's products may take packing
+// space of their own for the duration of one product).
 #pragma once
 
 #include <cstdint>
@@ -38,6 +39,13 @@ int64_t count_embedding_params(const ModelConfig& cfg);  // token + position tab
 // fixed-context linear and MLP models) or T (causal protocol on attention models).
 int targets_per_window(const ModelConfig& cfg, Protocol protocol);
 
+// How the attention models split a batch between threads: tiles of whole sequences, about
+// kTileRows rows each (at least one sequence). Every step of forward and backward except the
+// weight-gradient sum is independent per sequence, so a thread takes a tile through the whole
+// network while its rows are in cache, with no barrier between layers.
+constexpr int kTileRows = 256;
+inline int sequences_per_tile(int T) { return T >= kTileRows ? 1 : kTileRows / T; }
+
 template <typename S>
 struct Model {
   ModelConfig cfg;
@@ -48,19 +56,39 @@ struct Model {
   std::vector<S> grads;
 
   // Activations of the last forward pass (sized for max_batch). Names follow the data flow.
+  // Under the paper protocol only the last position of each window is predicted, so the last
+  // block computes keys and values for every position but everything after them (query,
+  // attention, projection, LayerNorms, feed-forward) for the last position only: those buffers
+  // hold one row per window there, and x_last / q_last that row's block input and query.
   struct Block {
-    std::vector<S> ln1, ln1_mean, ln1_rstd, qkv, att, atty, attproj, res1;
-    std::vector<S> ln2, ln2_mean, ln2_rstd, fch, fcact, fcproj, res2;
+    std::vector<S> ln1, ln1_mean, ln1_rstd, qkv, att, atty, res1;
+    std::vector<S> ln2, ln2_mean, ln2_rstd, fch, fcact, res2;
+    std::vector<S> attproj, fcproj;            // before dropout (only when dropout > 0)
     std::vector<S> attproj_mask, fcproj_mask;  // dropout masks (empty when dropout is 0)
+    std::vector<S> x_last, q_last;             // last-position-only block (paper protocol)
   };
   std::vector<S> emb, emb_mask;                 // embeddings (after dropout, in place)
   std::vector<Block> blocks;                    // transformer blocks
-  std::vector<std::vector<S>> hid, hid_pre, hid_mask;  // mlp hidden layers (post, pre activation)
-  std::vector<S> lnf_in, lnf, lnf_mean, lnf_rstd;   // final LayerNorm (attention models)
-  std::vector<S> logits, probs, losses;
-  // Gradient scratch for backward, reused across blocks.
-  std::vector<S> g_stream, g_a, g_b, g_qkv, g_f1, g_f2, g_logits, g_lnf;
+  std::vector<std::vector<S>> hid, hid_mask;    // mlp hidden layers (after ReLU)
+  std::vector<S> lnf, lnf_mean, lnf_rstd;       // final LayerNorm (attention models)
+  // [R, V]: the logits of the last forward. With targets they are replaced in place by the
+  // softmax probabilities, and model_backward replaces those by d loss / d logits.
+  std::vector<S> logits;
+  std::vector<S> losses;
+  std::vector<S> rope_cs;  // cos and sin of every position's rotary angles [T, head dim]
+  // Gradient scratch of the linear and MLP models.
+  std::vector<S> g_a, g_b;
   std::vector<std::vector<S>> g_hid;
+  // Per-thread backward scratch of the attention models, sized for one tile, and a private
+  // gradient buffer for threads after the first (thread 0 accumulates into grads directly);
+  // the private buffers are added into grads in thread order, so results are deterministic for a
+  // given thread count. Allocated by model_create for omp_get_max_threads() threads (and grown
+  // once if a later call runs with more).
+  struct Workspace {
+    std::vector<S> grads;
+    std::vector<S> g_stream, g_a, g_b, g_qkv, g_f, g_att, g_last, g_q;
+  };
+  std::vector<Workspace> work;
   std::vector<int32_t> inputs;   // copy of the last forward's inputs [B, T]
   std::vector<int32_t> targets;  // copy of the last forward's targets
   int batch = 0;                 // batch size of the last forward pass

@@ -46,6 +46,7 @@ struct ModelRate {
   double ms_per_step = 0;       // median
   double ms_per_step_mean = 0;
   double ms_per_step_min = 0;
+  double cpu_ms_per_step = 0;    // process CPU time (all threads) per step, mean
   double tokens_per_second = 0;  // window positions per second: batch * T / median step time
   double flops_per_step = 0;     // exact_flops_per_window * batch
   double gflops = 0;             // flops_per_step / median step time
