@@ -10,6 +10,12 @@
 
 using namespace tinyfront;
 
+namespace tinyfront {
+// Readable parameter names in test listings (ctest shows them).
+void PrintTo(Arch a, std::ostream* os) { *os << to_string(a); }
+void PrintTo(Protocol p, std::ostream* os) { *os << to_string(p); }
+}  // namespace tinyfront
+
 namespace {
 
 const Corpus& shakespeare() {

@@ -347,8 +347,6 @@ void validate_config(const RunConfig& c, const std::string& file, std::vector<Sp
       add("model.positions", "rope needs an even head dimension (d_model / heads = " +
                                  std::to_string(m.d_model / m.heads) + ")");
   }
-  if (m.arch == Arch::linear && m.dropout > 0)
-    add("model.dropout", "the linear model has no dropout; set 0");
   if (m.one_hot && m.arch != Arch::linear) add("model.one_hot", "only the linear model has one_hot");
   if (c.train.protocol == Protocol::causal && c.train.tokens == 0 && c.train.epochs <= 0)
     add("train.tokens", "causal protocol needs a budget: tokens > 0 or epochs > 0");
@@ -393,6 +391,7 @@ nlohmann::ordered_json config_to_json(const RunConfig& c) {
     m.positions = Positions::none, m.norm = Norm::post, m.activation = Activation::relu;
   }
   if (m.arch == Arch::linear && m.one_hot) m.d_model = 0;
+  if (m.arch == Arch::linear) m.dropout = 0;  // the linear model has no dropout
   if (m.arch != Arch::linear) m.one_hot = false;
   if (m.positions != Positions::rope) m.rope_base = 0, m.rope_style = RopeStyle::halves;
   TrainConfig t = c.train;
