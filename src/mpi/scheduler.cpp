@@ -141,8 +141,11 @@ void quiet_barrier(bmpi::communicator& world) {
   MPI_Request req;
   MPI_Ibarrier(MPI_Comm(world), &req);
   int done = 0;
-  while (MPI_Test(&req, &done, MPI_STATUS_IGNORE), !done)
-    std::this_thread::sleep_for(std::chrono::microseconds(500));
+  auto nap = std::chrono::microseconds(50);
+  while (MPI_Test(&req, &done, MPI_STATUS_IGNORE), !done) {
+    std::this_thread::sleep_for(nap);
+    nap = std::min(nap * 2, std::chrono::microseconds(20000));
+  }
 }
 
 std::string describe(const RunConfig& c) {
