@@ -1,6 +1,7 @@
 // Sweeps over real MPI ranks (mpiexec, oversubscribed) into real HDF5 files.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -72,6 +73,69 @@ TEST(MpiSweep, DivergingRunIsRecordedAndTheRestFinish) {
   }
   EXPECT_EQ(done, 6);
   EXPECT_EQ(diverged, 1);
+  std::map<std::string, int> seen;  // every run exactly once
+  for (auto& rec : recs) seen[rec.run_id] += 1;
+  for (auto& run : load_sweep_spec(spec).runs) EXPECT_EQ(seen[run_id(run)], 1);
+}
+
+TEST(MpiSweep, TwoShardsMergedEqualTheUnshardedSweep) {
+  TempDir dir("shards");
+  std::string spec = dir.file("tiny.toml", tiny_sweep("train.seed = [1, 2]\n"));
+  std::string whole = dir.file("whole.h5"), a = dir.file("a.h5"), b = dir.file("b.h5");
+  ASSERT_EQ(run_command(mpiexec(2, "sweep " + spec + " --out " + whole + " --quiet")).exit_code, 0);
+  ASSERT_EQ(run_command(mpiexec(2, "sweep " + spec + " --out " + a + " --shard 0/2 --quiet"))
+                .exit_code,
+            0);
+  ASSERT_EQ(run_command(mpiexec(2, "sweep " + spec + " --out " + b + " --shard 1/2 --quiet"))
+                .exit_code,
+            0);
+  size_t na = store_read_runs(a).size(), nb = store_read_runs(b).size();
+  EXPECT_GT(na, 0u);
+  EXPECT_GT(nb, 0u);
+  EXPECT_EQ(na + nb, 12u);
+  std::string merged = dir.file("merged.h5");
+  CommandResult m = run_command(std::string(TINYFRONT_BINARY) + " merge " + a + " " + b + " -o " +
+                                merged);
+  ASSERT_EQ(m.exit_code, 0) << m.output;
+  std::map<std::string, RunRecord> w, g;
+  for (auto& r : store_read_runs(whole)) w[r.run_id] = r;
+  for (auto& r : store_read_runs(merged)) g[r.run_id] = r;
+  ASSERT_EQ(w.size(), g.size());
+  for (auto& [id, r] : w) {
+    ASSERT_TRUE(g.count(id)) << id;
+    EXPECT_EQ(g[id].result.test_nll, r.result.test_nll) << id;
+    EXPECT_EQ(g[id].result.best_val_nll, r.result.best_val_nll) << id;
+  }
+}
+
+// The README's main job in miniature: the quick sweep on 2 ranks, then its report and plots.
+TEST(MpiSweep, QuickSweepThenAnalyzeMakesReportAndPlots) {
+  TempDir dir("quick");
+  std::string out = dir.file("quick.h5"), report = (dir.path / "report").string();
+  CommandResult r = run_command(mpiexec(2, "sweep " + std::string(TINYFRONT_SOURCE_DIR) +
+                                               "/sweeps/quick.toml --out " + out));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("16 runs done"), std::string::npos) << r.output;
+  CommandResult a = run_command(std::string(TINYFRONT_BINARY) + " analyze " + out + " --out " +
+                                report);
+  ASSERT_EQ(a.exit_code, 0) << a.output;
+  EXPECT_TRUE(std::filesystem::exists(report + "/report.md"));
+  EXPECT_TRUE(std::filesystem::exists(report + "/frontier_flops.csv"));
+  for (const char* plot : {"nll_vs_flops_tinyshakespeare_paper", "nll_vs_params_tinyshakespeare_paper",
+                           "curves_tinyshakespeare_paper"}) {
+    std::string png = report + "/plots/" + plot + ".png";
+    ASSERT_TRUE(std::filesystem::exists(png)) << png << "\n" << a.output;
+    std::ifstream in(png, std::ios::binary);
+    unsigned char h[24];
+    in.read(reinterpret_cast<char*>(h), 24);
+    // PNG signature, then IHDR width and height (big-endian) at bytes 16 and 20.
+    ASSERT_EQ(h[1], 'P');
+    int width = (h[16] << 24) | (h[17] << 16) | (h[18] << 8) | h[19];
+    int height = (h[20] << 24) | (h[21] << 16) | (h[22] << 8) | h[23];
+    EXPECT_EQ(width, 800) << png;
+    EXPECT_EQ(height, 500) << png;
+    EXPECT_TRUE(std::filesystem::exists(report + "/plots/" + plot + ".svg"));
+  }
 }
 
 TEST(MpiSweep, BadSpecStopsEveryRankBeforeAnyCompute) {
