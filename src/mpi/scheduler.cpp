@@ -358,16 +358,17 @@ SweepOutcome run_sweep(bmpi::communicator& world, const SweepSpec& spec,
         if (cb.on_checkpoint) cb.on_checkpoint(cm.run_id, cm.state);
         continue;
       }
+      std::string result_text;
       if (st->tag() == kReady) {
         int dummy;
         world.recv(src, kReady, dummy);
       } else {
-        std::string text;
-        world.recv(src, kResult, text);
+        world.recv(src, kResult, result_text);
         busy[size_t(src)] = false;
         prog.running -= 1;
-        finished(record_from_json(nlohmann::json::parse(text)));
       }
+      // The worker gets its next run first; then the result is stored (durably: an fsync) and
+      // counted. The worker need not wait for the disk.
       if (stop_sent[size_t(src)]) {  // it already has its kStop
         --active;
       } else if (stopping || next == order.size()) {
@@ -382,6 +383,7 @@ SweepOutcome run_sweep(bmpi::communicator& world, const SweepSpec& spec,
       }
       dispatch_seconds += since(t0);
       dispatch_cpu_seconds += thread_cpu_seconds() - cpu0;
+      if (!result_text.empty()) finished(record_from_json(nlohmann::json::parse(result_text)));
     }
     for (Pending& p : outbox) p.request.wait();
   }

@@ -42,7 +42,7 @@ struct SweepOutcome {
   double wall_seconds = 0;        // from every rank up to the last result
   double busy_seconds = 0;        // sum of run durations measured by workers
   double efficiency = 0;          // busy / (workers x wall)
-  double dispatch_ms_per_run = 0;      // master wall time per dispatched run (incl. storing)
+  double dispatch_ms_per_run = 0;      // master wall time from a worker's message to its next run
   double dispatch_cpu_ms_per_run = 0;  // master CPU time per dispatched run
   bool interrupted = false;       // a stop signal ended the sweep early
 };
