@@ -23,6 +23,7 @@
 #include <tuple>
 
 #include "tinyfront/cli/commands.hpp"
+#include "tinyfront/mpi/scheduler.hpp"
 #include "tinyfront/sweep/sweep_spec.hpp"
 #include "tinyfront/train/spec.hpp"
 #include "tinyfront/util/error.hpp"
@@ -49,6 +50,7 @@ struct SubmitOptions {
   std::string job_name;
   std::vector<std::string> sbatch_args;
   bool no_fast_requeue = false;
+  bool ignore_limits = false;
   bool dry_run = false;
   bool json = false;
 };
@@ -260,6 +262,9 @@ Command add_submit(CLI::App& app) {
   sub->add_flag("--no-fast-requeue", opt->no_fast_requeue,
                 "After a requeue, wait for Slurm's requeue delay instead of resetting the begin "
                 "time");
+  sub->add_flag("--ignore-limits", opt->ignore_limits,
+                "Submit even if the spec's max_total_flops/max_run_flops/max_hours are exceeded "
+                "(passed on to the sweep)");
   sub->add_flag("--dry-run", opt->dry_run, "Write the batch script but do not call sbatch");
   sub->add_flag("--json", opt->json, "One JSON object on stdout");
   return [opt]() -> int {
@@ -292,6 +297,39 @@ Command add_submit(CLI::App& app) {
       for (int i = 0; i < opt->shards; ++i)
         if (in_shard(run_id(r), i, opt->shards)) per_shard[size_t(i)] += 1;
 
+    // The spec's limits, as `tinyfront sweep` checks them at its start (per shard), so that a job
+    // does not wait in the queue only to refuse to start.
+    if (!opt->ignore_limits) {
+      const int workers = std::max(1, opt->nodes * opt->ntasks_per_node - 1);
+      const SweepSettings& S = spec.settings;
+      for (int i = 0; i < opt->shards; ++i) {
+        double total = 0, largest = 0, hours = 0;
+        for (auto& r : spec.runs) {
+          if (!in_shard(run_id(r), i, opt->shards)) continue;
+          const CorpusInfo& ci = spec.corpora.at(data_key(r.data));
+          const double f = run_cost(r, ci).flops(S.flops_convention);
+          total += f;
+          largest = std::max(largest, f);
+          hours += estimate_seconds(r, ci, 0) / 3600.0;
+        }
+        char buf[200] = "";
+        if (S.max_total_flops > 0 && total > S.max_total_flops)
+          std::snprintf(buf, sizeof buf, "total %s FLOPs %.3g exceed sweep.max_total_flops %.3g",
+                        to_string(S.flops_convention), total, S.max_total_flops);
+        else if (S.max_run_flops > 0 && largest > S.max_run_flops)
+          std::snprintf(buf, sizeof buf, "largest run's %s FLOPs %.3g exceed sweep.max_run_flops "
+                        "%.3g", to_string(S.flops_convention), largest, S.max_run_flops);
+        else if (S.max_hours > 0 && hours / workers > S.max_hours)
+          std::snprintf(buf, sizeof buf, "estimated %.2f hours on %d workers exceed "
+                        "sweep.max_hours %.2f", hours / workers, workers, S.max_hours);
+        if (buf[0])
+          throw SpecError({{opt->spec, 0, 0, "sweep",
+                            std::string(buf) + (opt->shards > 1 ? " in shard " +
+                                                std::to_string(i) : std::string()) +
+                                " (--ignore-limits to submit anyway)"}});
+      }
+    }
+
     // ---- paths (absolute: the job runs wherever Slurm starts it)
     std::string out = opt->out.empty() ? spec.settings.name + ".h5" : opt->out;
     fs::path out_abs = fs::absolute(out).lexically_normal();
@@ -318,8 +356,10 @@ Command add_submit(CLI::App& app) {
       if (std::isspace(static_cast<unsigned char>(ch))) ch = '_';
 
     std::string sweep_args;
-    for (auto& s : opt->sets) sweep_args += (sweep_args.empty() ? "" : " ") + std::string("--set ") +
-                                            shell_quote(s);
+    for (auto& s : opt->sets)
+      sweep_args += (sweep_args.empty() ? "--set " : " --set ") + shell_quote(s);
+    if (opt->ignore_limits)
+      sweep_args += (sweep_args.empty() ? "" : " ") + std::string("--ignore-limits");
     std::map<std::string, Value> values = {
         {"JOB_NAME", {job_name}},
         {"NODES", {std::to_string(opt->nodes)}},
