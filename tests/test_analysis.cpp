@@ -66,7 +66,8 @@ RunRecord make_run(const RunSpec& s) {
   t.test_nll = s.nll;
   t.best_val_nll = s.nll;
   for (int k = 1; k <= 3; ++k)
-    t.curve.push_back({k * 100, int64_t(k * s.tokens / 3), s.nll + 1.0 / k, s.nll + 0.5 / k, 1e-3, double(k)});
+    t.curve.push_back(
+        {k * 100, int64_t(k * s.tokens / 3), s.nll + 1.0 / k, s.nll + 0.5 / k, 1e-3, double(k)});
   return r;
 }
 
@@ -118,14 +119,16 @@ TEST(Analysis, IgnoresFailedAndDivergedRunsAndCountsThem) {
   EXPECT_EQ(rep.slices[0].ignored.diverged, 1);
   EXPECT_EQ(rep.runs.size(), 5u);
   for (const auto& r : rep.runs) EXPECT_TRUE(std::isfinite(r.test_nll)) << r.run_id;
-  for (const auto& f : rep.frontier_flops) EXPECT_GE(f.test_nll, 1.5) << "an ignored run is on a frontier";
+  for (const auto& f : rep.frontier_flops)
+    EXPECT_GE(f.test_nll, 1.5) << "an ignored run is on a frontier";
   // The report says so in words.
   const fs::path dir = fs::path(testing::TempDir()) / "tinyfront_analysis_ignored";
   fs::remove_all(dir);
   write_report(rep, dir.string());
   std::ifstream md(dir / "report.md");
   std::string text((std::istreambuf_iterator<char>(md)), {});
-  EXPECT_NE(text.find("5 ignored: 1 failed, 1 diverged, 2 other"), std::string::npos) << text.substr(0, 400);
+  EXPECT_NE(text.find("5 ignored: 1 failed, 1 diverged, 2 other"), std::string::npos)
+      << text.substr(0, 400);
   EXPECT_NE(text.find("1 done with a non-finite test NLL"), std::string::npos);
 }
 
@@ -135,7 +138,8 @@ TEST(Analysis, FrontiersPerSliceAndArchitecture) {
   RunSpec s;
   s.arch = Arch::mlp, s.params = 1e5, s.tokens = 1e6, s.nll = 2.5;  // study 2e11, exact 4.7e9
   recs.push_back(make_run(s));
-  s.arch = Arch::transformer, s.layers = 1, s.params = 1e5, s.tokens = 1e6, s.nll = 2.4;  // study 2e11
+  s.arch = Arch::transformer, s.layers = 1, s.params = 1e5, s.tokens = 1e6,
+  s.nll = 2.4;  // study 2e11
   recs.push_back(make_run(s));
   s.layers = 2, s.params = 2e5, s.tokens = 1e6, s.nll = 2.2;  // study 4e11
   recs.push_back(make_run(s));
@@ -147,7 +151,8 @@ TEST(Analysis, FrontiersPerSliceAndArchitecture) {
 
   AnalysisReport rep = analyze_runs(recs, quick());
   ASSERT_EQ(rep.slices.size(), 2u);
-  const std::string mlp = recs[0].run_id, t1 = recs[1].run_id, t2 = recs[2].run_id, t3 = recs[3].run_id;
+  const std::string mlp = recs[0].run_id, t1 = recs[1].run_id, t2 = recs[2].run_id,
+                    t3 = recs[3].run_id;
   // Study FLOPs: mlp and t1 cost the same, t1 is better -> mlp off; t2 on; t3 off.
   EXPECT_EQ(find_frontier(rep, "all", CostAxis::flops_study, mlp), nullptr);
   EXPECT_NE(find_frontier(rep, "all", CostAxis::flops_study, t1), nullptr);
@@ -277,7 +282,8 @@ TEST(Analysis, ComputeScaledVerdictWithNumbers) {
     // scaled_epochs labels carry a per-size ratio; they are one rule.
     s.budget = "scaled_epochs(x1)", s.layers = 2, s.epochs = 4, s.nll = 1.84 + 0.002 * double(seed);
     recs.push_back(make_run(s));
-    s.budget = "scaled_epochs(x1.9)", s.layers = 4, s.epochs = 8, s.nll = 1.86 + 0.002 * double(seed);
+    s.budget = "scaled_epochs(x1.9)", s.layers = 4, s.epochs = 8,
+    s.nll = 1.86 + 0.002 * double(seed);
     recs.push_back(make_run(s));
   }
   AnalysisReport rep = analyze_runs(recs, quick());
@@ -290,7 +296,9 @@ TEST(Analysis, ComputeScaledVerdictWithNumbers) {
     if (v.budget == "tokens_per_param=20") {
       EXPECT_TRUE(v.recovers);
       EXPECT_NE(v.sentence.find("L=4 recovers: 1.831 vs 1.851 (best L=2)"), std::string::npos);
-      EXPECT_NE(v.sentence.find("under the fixed budget (best over its grid): L=4 1.951 vs L=2 1.851"), std::string::npos);
+      EXPECT_NE(
+          v.sentence.find("under the fixed budget (best over its grid): L=4 1.951 vs L=2 1.851"),
+          std::string::npos);
     } else {
       EXPECT_EQ(v.budget, "scaled_epochs");
       EXPECT_FALSE(v.recovers);
@@ -336,7 +344,8 @@ TEST(Analysis, ConfigFieldsMatchConfigToJson) {
       if (v.is_string())
         EXPECT_EQ(fast[i].second, v.get<std::string>()) << fast[i].first;
       else
-        EXPECT_EQ(nlohmann::json::parse(fast[i].second), v) << fast[i].first << " " << fast[i].second;
+        EXPECT_EQ(nlohmann::json::parse(fast[i].second), v)
+            << fast[i].first << " " << fast[i].second;
     }
   }
 }
@@ -407,6 +416,7 @@ TEST(Analysis, TooFewRunsAreNotFittedAndSaySo) {
   AnalysisReport rep = analyze_runs(recs);
   ASSERT_EQ(rep.fits.size(), 1u);
   EXPECT_FALSE(rep.fits[0].fit.ok);
-  EXPECT_NE(rep.fits[0].fit.message.find("4 distinct (N, D) points, fewer than 10"), std::string::npos)
+  EXPECT_NE(rep.fits[0].fit.message.find("4 distinct (N, D) points, fewer than 10"),
+            std::string::npos)
       << rep.fits[0].fit.message;
 }

@@ -56,12 +56,16 @@ TEST(ScalingFit, RecoversSyntheticLawWithin5Percent) {
   opt.bootstrap_reps = 200;
   ScalingFit fit = fit_scaling_law(law.N, law.D, law.L, opt);
   ASSERT_TRUE(fit.ok) << fit.message;
-  std::printf("fit: E=%.4f A=%.2f B=%.2f alpha=%.4f beta=%.4f rmse_log=%.4f (%.3f s, bootstrap %d reps %.3f s)\n",
-              fit.E, fit.A, fit.B, fit.alpha, fit.beta, fit.rmse_log, fit.seconds_fit,
-              fit.bootstrap_ok, fit.seconds_bootstrap);
-  std::printf("95%% CI: E [%.3f, %.3f] A [%.1f, %.1f] B [%.1f, %.1f] alpha [%.4f, %.4f] beta [%.4f, %.4f]\n",
-              fit.E_ci.lo, fit.E_ci.hi, fit.A_ci.lo, fit.A_ci.hi, fit.B_ci.lo, fit.B_ci.hi,
-              fit.alpha_ci.lo, fit.alpha_ci.hi, fit.beta_ci.lo, fit.beta_ci.hi);
+  std::printf(
+      "fit: E=%.4f A=%.2f B=%.2f alpha=%.4f beta=%.4f rmse_log=%.4f (%.3f s, bootstrap %d reps "
+      "%.3f s)\n",
+      fit.E, fit.A, fit.B, fit.alpha, fit.beta, fit.rmse_log, fit.seconds_fit, fit.bootstrap_ok,
+      fit.seconds_bootstrap);
+  std::printf(
+      "95%% CI: E [%.3f, %.3f] A [%.1f, %.1f] B [%.1f, %.1f] alpha [%.4f, %.4f] beta [%.4f, "
+      "%.4f]\n",
+      fit.E_ci.lo, fit.E_ci.hi, fit.A_ci.lo, fit.A_ci.hi, fit.B_ci.lo, fit.B_ci.hi, fit.alpha_ci.lo,
+      fit.alpha_ci.hi, fit.beta_ci.lo, fit.beta_ci.hi);
   EXPECT_NEAR(fit.E, law.E, 0.05 * law.E);
   EXPECT_NEAR(fit.A, law.A, 0.05 * law.A);
   EXPECT_NEAR(fit.B, law.B, 0.05 * law.B);

@@ -86,6 +86,7 @@ TEST(Frontier, MatchesBruteForceDefinition) {
     }
     if (!dominated && !duplicate_loser) expected.push_back(i);
   }
-  std::sort(expected.begin(), expected.end(), [&](size_t a, size_t b) { return cost[a] < cost[b]; });
+  std::sort(expected.begin(), expected.end(),
+            [&](size_t a, size_t b) { return cost[a] < cost[b]; });
   EXPECT_EQ(pareto_frontier(cost, loss, ids), expected);
 }

@@ -40,9 +40,9 @@ std::vector<RunRecord> grid_search(uint64_t seed) {
     r.run_id = id;
     TrainResult& t = r.result;
     const double blocks = arch == Arch::attention ? 1 : layers;
-    const double P = arch == Arch::linear   ? 65.0 * 128 * d_model
-                     : arch == Arch::mlp    ? 128.0 * d_model * 256 + 256 * 256 + 256 * 65
-                                            : blocks * 12.0 * d_model * d_model + 193.0 * d_model;
+    const double P = arch == Arch::linear ? 65.0 * 128 * d_model
+                     : arch == Arch::mlp  ? 128.0 * d_model * 256 + 256 * 256 + 256 * 65
+                                          : blocks * 12.0 * d_model * d_model + 193.0 * d_model;
     t.params = int64_t(P);
     t.params_non_embedding = int64_t(0.9 * P);
     t.train_tokens = int64_t(epochs) * 50'000 * 128;
@@ -53,12 +53,13 @@ std::vector<RunRecord> grid_search(uint64_t seed) {
     t.flops_exact = t.flops_study / (attn ? 1.0 / 3.0 : 128.0 / 3.0);
     const double offset = arch == Arch::linear ? 0.3 : arch == Arch::mlp ? 0.15 : 0.0;
     const double law = 1.2 + 20 / std::pow(P, 0.3) + 60 / std::pow(double(t.train_tokens), 0.25);
-    t.test_nll = (law + offset + 0.1 * std::abs(std::log10(lr / 1e-3))) * std::exp(0.004 * rng.normal());
+    t.test_nll =
+        (law + offset + 0.1 * std::abs(std::log10(lr / 1e-3))) * std::exp(0.004 * rng.normal());
     t.best_val_nll = t.test_nll + 0.01;
     t.status = RunStatus::done;
     for (int k = 1; k <= 4; ++k)
-      t.curve.push_back({k * 1000, k * t.train_tokens / 4, t.test_nll + 0.8 / k, t.test_nll + 0.4 / k, lr,
-                         10.0 * k});
+      t.curve.push_back({k * 1000, k * t.train_tokens / 4, t.test_nll + 0.8 / k,
+                         t.test_nll + 0.4 / k, lr, 10.0 * k});
     recs.push_back(std::move(r));
   };
   for (double lr : {3e-4, 1e-3, 3e-3})
@@ -162,17 +163,19 @@ TEST(AnalysisReport, WritesEveryFile) {
   EXPECT_EQ(j["ignored"]["diverged"], 1);
   EXPECT_FALSE(j["slices"][0]["frontier"]["flops_study"].empty());
   ASSERT_FALSE(j["compute_scaled"]["verdicts"].empty());
-  EXPECT_NE(j["compute_scaled"]["verdicts"][0]["verdict"].get<std::string>().find("L=4"), std::string::npos);
+  EXPECT_NE(j["compute_scaled"]["verdicts"][0]["verdict"].get<std::string>().find("L=4"),
+            std::string::npos);
   bool fitted = false;
   for (auto& f : j["fits"]) fitted = fitted || f["fitted"].get<bool>();
   EXPECT_TRUE(fitted) << j["fits"].dump(1);
   // report.md has every section.
   std::ifstream md(dir / "report.md");
   std::string text((std::istreambuf_iterator<char>(md)), {});
-  for (const char* heading : {"## Frontier: test NLL vs training FLOPs", "## Frontier: test NLL vs parameters",
-                              "## Architectures at matched FLOPs", "## Effect of each axis",
-                              "## FLOP-convention sensitivity", "## Compute-scaled depth check",
-                              "## Scaling-law fits", "## Timing"})
+  for (const char* heading :
+       {"## Frontier: test NLL vs training FLOPs", "## Frontier: test NLL vs parameters",
+        "## Architectures at matched FLOPs", "## Effect of each axis",
+        "## FLOP-convention sensitivity", "## Compute-scaled depth check", "## Scaling-law fits",
+        "## Timing"})
     EXPECT_NE(text.find(heading), std::string::npos) << heading;
   EXPECT_NE(text.find("2 ignored: 1 failed, 1 diverged"), std::string::npos);
 }
@@ -197,9 +200,9 @@ TEST(AnalysisReport, PlotScriptWritesPngsOfStatedSize) {
   std::ifstream log(dir / "plot.log");
   std::string log_text((std::istreambuf_iterator<char>(log)), {});
   ASSERT_EQ(rc, 0) << cmd << "\n" << log_text;
-  for (const char* name : {"nll_vs_flops_tiny_paper", "nll_vs_flops_conventions_tiny_paper",
-                           "nll_vs_params_tiny_paper", "curves_tiny_paper",
-                           "scaling_law_tiny_paper_transformer"}) {
+  for (const char* name :
+       {"nll_vs_flops_tiny_paper", "nll_vs_flops_conventions_tiny_paper",
+        "nll_vs_params_tiny_paper", "curves_tiny_paper", "scaling_law_tiny_paper_transformer"}) {
     SCOPED_TRACE(name);
     const fs::path png = dir / "plots" / (std::string(name) + ".png");
     const fs::path svg = dir / "plots" / (std::string(name) + ".svg");
@@ -242,7 +245,8 @@ TEST(AnalysisBenchmark, HundredThousandRuns) {
     RunConfig& c = r.config;
     c.data.name = dataset ? "words" : "chars";
     c.train.protocol = protocol ? Protocol::causal : Protocol::paper;
-    c.model.arch = arch, c.model.layers = layers, c.model.d_model = d_model, c.model.context = context;
+    c.model.arch = arch, c.model.layers = layers, c.model.d_model = d_model,
+    c.model.context = context;
     c.train.lr = lr, c.train.epochs = epochs, c.train.seed = seed;
     r.run_id = "b" + std::to_string(i);
     TrainResult& t = r.result;
@@ -253,13 +257,18 @@ TEST(AnalysisBenchmark, HundredThousandRuns) {
     t.train_targets = protocol ? t.train_tokens : t.train_tokens / context;
     t.flops_study = 2 * P * double(t.train_tokens);
     t.flops_kaplan = 6 * 0.9 * P * double(t.train_targets);
-    t.flops_exact = t.flops_study * (arch == Arch::transformer || arch == Arch::attention ? 3.0 : 3.0 / context);
+    t.flops_exact = t.flops_study *
+                    (arch == Arch::transformer || arch == Arch::attention ? 3.0 : 3.0 / context);
     t.test_nll = (1.5 + 300 / std::pow(P, 0.3) + 900 / std::pow(double(t.train_tokens), 0.25) +
-                  0.05 * std::abs(std::log10(lr / 1e-3))) * std::exp(0.01 * rng.normal());
-    t.status = i % 50 == 7 ? RunStatus::failed : i % 97 == 3 ? RunStatus::diverged : RunStatus::done;
+                  0.05 * std::abs(std::log10(lr / 1e-3))) *
+                 std::exp(0.01 * rng.normal());
+    t.status = i % 50 == 7   ? RunStatus::failed
+               : i % 97 == 3 ? RunStatus::diverged
+                             : RunStatus::done;
     recs.push_back(std::move(r));
   }
-  const double gen_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_gen).count();
+  const double gen_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t_gen).count();
 
   AnalysisOptions opt;
   opt.fit = false;
@@ -283,7 +292,8 @@ TEST(AnalysisBenchmark, HundredThousandRuns) {
   const fs::path dir = fresh_dir("tinyfront_analysis_bench");
   const auto t_w = std::chrono::steady_clock::now();
   write_report(rep, dir.string());
-  const double write_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_w).count();
+  const double write_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t_w).count();
   fs::remove_all(dir);
 
   std::printf(

@@ -23,8 +23,9 @@ nlohmann::json run_quick_bench(const std::string& extra = "") {
       std::filesystem::temp_directory_path() /
       ("tinyfront_bench_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
        "_" + std::to_string(std::rand()) + ".json");
-  const std::string cmd = std::string(TINYFRONT_BINARY) + " bench --quick --threads 1,2 --json-out " +
-                          out.string() + extra + " > /dev/null 2>&1";
+  const std::string cmd = std::string(TINYFRONT_BINARY) +
+                          " bench --quick --threads 1,2 --json-out " + out.string() + extra +
+                          " > /dev/null 2>&1";
   const int rc = std::system(cmd.c_str());
   EXPECT_EQ(rc, 0) << cmd;
   std::ifstream f(out);
@@ -76,7 +77,8 @@ TEST(Bench, QuickReportHasEveryModelWithPositiveFigures) {
   EXPECT_EQ(threads_seen, 3);
   EXPECT_TRUE(j["memory_stable"].get<bool>());
   ASSERT_TRUE(j.contains("scaling_vs_threads_1"));
-  for (const auto& name : expected) EXPECT_GT(j["scaling_vs_threads_1"][name]["2"].get<double>(), 0);
+  for (const auto& name : expected)
+    EXPECT_GT(j["scaling_vs_threads_1"][name]["2"].get<double>(), 0);
 }
 
 TEST(Bench, ModelsAreTheStudysConfigurations) {

@@ -10,14 +10,16 @@ using namespace tinyfront;
 using namespace tinyfront::testing_support;
 
 namespace {
-std::string tf(const std::string& args) { return std::string(TINYFRONT_BINARY) + " " + args; }
+std::string tf(const std::string& args) {
+  return std::string(TINYFRONT_BINARY) + " " + args;
+}
 }  // namespace
 
 TEST(Cli, HelpAndVersion) {
   CommandResult h = run_command(tf("--help"));
   EXPECT_EQ(h.exit_code, 0);
-  for (const char* sub : {"train", "plan", "sweep", "status", "merge", "analyze", "bench",
-                          "export", "sample"})
+  for (const char* sub :
+       {"train", "plan", "sweep", "status", "merge", "analyze", "bench", "export", "sample"})
     EXPECT_NE(h.output.find(sub), std::string::npos) << sub << "\n" << h.output;
   CommandResult v = run_command(tf("--version"));
   EXPECT_EQ(v.exit_code, 0);
@@ -52,7 +54,8 @@ TEST(Cli, TrainJsonSaveWeightsAndSample) {
   CommandResult r = run_command(
       tf("train " + std::string(TINYFRONT_SOURCE_DIR) +
          "/jobs/linear.toml --json --quiet --set train.epochs=1 --set train.windows_per_epoch=2000 "
-         "--save-weights " + w));
+         "--save-weights " +
+         w));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   auto j = nlohmann::json::parse(r.output);
   EXPECT_EQ(j["status"], "done");
@@ -83,15 +86,14 @@ TEST(Cli, PlanReportsCostsAndEnforcesLimits) {
   EXPECT_EQ(j["runs"], 16);
   EXPECT_GT(j["total_flops"]["study"].get<double>(), 0);
   EXPECT_EQ(j["by_arch"].size(), 4u);
-  CommandResult over = run_command(
-      tf("plan " + quick + " --flops-per-second 1e10 --set sweep.max_total_flops=1e9"));
+  CommandResult over =
+      run_command(tf("plan " + quick + " --flops-per-second 1e10 --set sweep.max_total_flops=1e9"));
   EXPECT_EQ(over.exit_code, 3) << over.output;
   EXPECT_NE(over.output.find("LIMIT EXCEEDED: total FLOPs"), std::string::npos) << over.output;
   // The sweep itself refuses to start, with the numbers, and creates no file.
   TempDir dir("limits");
-  CommandResult sw = run_command(
-      mpiexec(2, "sweep " + quick + " --out " + dir.file("r.h5") +
-                     " --set sweep.max_total_flops=1e9"));
+  CommandResult sw = run_command(mpiexec(
+      2, "sweep " + quick + " --out " + dir.file("r.h5") + " --set sweep.max_total_flops=1e9"));
   EXPECT_NE(sw.exit_code, 0);
   EXPECT_NE(sw.output.find("exceed sweep.max_total_flops 1e+09"), std::string::npos) << sw.output;
   EXPECT_FALSE(std::filesystem::exists(dir.file("r.h5")));

@@ -13,12 +13,15 @@
 using namespace tinyfront;
 
 namespace {
-std::string shared(const std::string& rel) { return std::string(TINYFRONT_SHARED_DATA) + "/" + rel; }
+std::string shared(const std::string& rel) {
+  return std::string(TINYFRONT_SHARED_DATA) + "/" + rel;
+}
 
-#define REQUIRE_SHARED(rel)                                                            \
-  if (!std::filesystem::exists(shared(rel)))                                           \
-  GTEST_SKIP() << shared(rel) << " is absent (the shared data folder is not beside this " \
-                                 "checkout)"
+#define REQUIRE_SHARED(rel)                                                \
+  if (!std::filesystem::exists(shared(rel)))                               \
+  GTEST_SKIP() << shared(rel)                                              \
+               << " is absent (the shared data folder is not beside this " \
+                  "checkout)"
 }  // namespace
 
 TEST(SharedData, PaperSplitOfTinyShakespeare) {
@@ -115,8 +118,8 @@ TEST(Corpus, WordTokenizerOnAFileSplitsOnLinesAndMapsUnknowns) {
   EXPECT_EQ(c.vocab.size(), 5 + 1 + 1);  // 5 words, <eos>, <unk>
   int unk = c.vocab.unk_id();
   ASSERT_GE(unk, 0);
-  EXPECT_EQ(c.test[c.test.size() - 2], unk);           // "barked"
-  EXPECT_EQ(c.vocab.tokens[c.test.back()], "<eos>");   // each line ends with <eos>
+  EXPECT_EQ(c.test[c.test.size() - 2], unk);          // "barked"
+  EXPECT_EQ(c.vocab.tokens[c.test.back()], "<eos>");  // each line ends with <eos>
 }
 
 TEST(Corpus, EmptyAndMissingCorporaAreClearErrors) {

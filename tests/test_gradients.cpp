@@ -16,7 +16,9 @@ using namespace tinyfront;
 namespace {
 
 // Relative error as in llm.c / cs231n: |a-b| / max(|a|+|b|, floor).
-double rel_err(double a, double b) { return std::abs(a - b) / std::max(1e-8, std::abs(a) + std::abs(b)); }
+double rel_err(double a, double b) {
+  return std::abs(a - b) / std::max(1e-8, std::abs(a) + std::abs(b));
+}
 
 std::vector<double> random_vec(size_t n, Rng& rng, double scale = 1.0) {
   std::vector<double> v(n);
@@ -67,8 +69,10 @@ TEST(LayerGradients, Linear) {
   for (bool par : {false, true}) {
     // The serial kernel (with a residual added) and the version parallelised over outputs.
     auto loss = [&] {
-      if (par) layers::linear_forward_par(out.data(), x.data(), W.data(), b.data(), N, IC, OC);
-      else layers::linear_forward(out.data(), x.data(), W.data(), b.data(), res.data(), N, IC, OC);
+      if (par)
+        layers::linear_forward_par(out.data(), x.data(), W.data(), b.data(), N, IC, OC);
+      else
+        layers::linear_forward(out.data(), x.data(), W.data(), b.data(), res.data(), N, IC, OC);
       return dot(out, w);
     };
     std::vector<double> dx(N * IC, 1.0), dW(IC * OC, 0), db(OC, 0);
@@ -131,7 +135,8 @@ TEST(LayerGradients, LayerNorm) {
   auto w = random_vec(N * C, rng);
   std::vector<double> out(N * C), mean(N), rstd(N);
   auto loss = [&] {
-    layers::layernorm_forward(out.data(), mean.data(), rstd.data(), x.data(), g.data(), b.data(), N, C);
+    layers::layernorm_forward(out.data(), mean.data(), rstd.data(), x.data(), g.data(), b.data(), N,
+                              C);
     return dot(out, w);
   };
   loss();
@@ -273,7 +278,8 @@ TEST_P(ModelGradient, MatchesFiniteDifferences) {
   batch.loss(m);
   model_backward(m);
   std::vector<double> analytic = m.grads;
-  check_gradient(m.params, [&] { return batch.loss(m); }, analytic, mc.name.c_str());
+  check_gradient(
+      m.params, [&] { return batch.loss(m); }, analytic, mc.name.c_str());
 }
 
 static ModelConfig small(Arch arch) {
@@ -323,9 +329,8 @@ static std::vector<ModelCase> model_cases() {
     c = small(Arch::transformer);
     c.dropout = 0.3;
     c.norm = p == Protocol::paper ? Norm::pre : Norm::post;
-    cases.push_back({std::string("transformer_") + to_string(p) + "_" + to_string(c.norm) +
-                         "_dropout",
-                     c, p});
+    cases.push_back(
+        {std::string("transformer_") + to_string(p) + "_" + to_string(c.norm) + "_dropout", c, p});
   }
   ModelConfig mlp = small(Arch::mlp);
   mlp.dropout = 0.3;

@@ -18,11 +18,14 @@ namespace {
 std::string tiny_sweep(const std::string& extra_grid = "") {
   return "[sweep]\nname = \"tiny\"\n"
          "[defaults]\n"
-         "data.path = \"" + shakespeare_path() + "\"\n"
+         "data.path = \"" +
+         shakespeare_path() +
+         "\"\n"
          "model.arch = \"linear\"\nmodel.d_model = 8\n"
          "train.epochs = 1\ntrain.windows_per_epoch = 640\ntrain.batch = 32\n"
          "train.eval_windows = 200\n"
-         "[grid]\nmodel.context = [2, 4, 8]\ntrain.lr = [1e-3, 1e-2]\n" + extra_grid;
+         "[grid]\nmodel.context = [2, 4, 8]\ntrain.lr = [1e-3, 1e-2]\n" +
+         extra_grid;
 }
 
 }  // namespace
@@ -54,9 +57,10 @@ TEST(MpiSweep, ThreeRanksEveryPointExactlyOnce) {
 
 TEST(MpiSweep, DivergingRunIsRecordedAndTheRestFinish) {
   TempDir dir("mpi4");
-  std::string spec = dir.file(
-      "div.toml", tiny_sweep() + "[[include]]\nmodel.arch = \"mlp\"\nmodel.hidden = [16]\n"
-                                 "model.context = 4\ntrain.lr = 9.0\ntrain.diverge_loss = 8.0\n");
+  std::string spec =
+      dir.file("div.toml", tiny_sweep() +
+                               "[[include]]\nmodel.arch = \"mlp\"\nmodel.hidden = [16]\n"
+                               "model.context = 4\ntrain.lr = 9.0\ntrain.diverge_loss = 8.0\n");
   std::string out = dir.file("results.h5");
   CommandResult r = run_command(mpiexec(4, "sweep " + spec + " --out " + out + " --quiet"));
   EXPECT_EQ(r.exit_code, 1) << r.output;  // not every run succeeded
@@ -83,19 +87,19 @@ TEST(MpiSweep, TwoShardsMergedEqualTheUnshardedSweep) {
   std::string spec = dir.file("tiny.toml", tiny_sweep("train.seed = [1, 2]\n"));
   std::string whole = dir.file("whole.h5"), a = dir.file("a.h5"), b = dir.file("b.h5");
   ASSERT_EQ(run_command(mpiexec(2, "sweep " + spec + " --out " + whole + " --quiet")).exit_code, 0);
-  ASSERT_EQ(run_command(mpiexec(2, "sweep " + spec + " --out " + a + " --shard 0/2 --quiet"))
-                .exit_code,
-            0);
-  ASSERT_EQ(run_command(mpiexec(2, "sweep " + spec + " --out " + b + " --shard 1/2 --quiet"))
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      run_command(mpiexec(2, "sweep " + spec + " --out " + a + " --shard 0/2 --quiet")).exit_code,
+      0);
+  ASSERT_EQ(
+      run_command(mpiexec(2, "sweep " + spec + " --out " + b + " --shard 1/2 --quiet")).exit_code,
+      0);
   size_t na = store_read_runs(a).size(), nb = store_read_runs(b).size();
   EXPECT_GT(na, 0u);
   EXPECT_GT(nb, 0u);
   EXPECT_EQ(na + nb, 12u);
   std::string merged = dir.file("merged.h5");
-  CommandResult m = run_command(std::string(TINYFRONT_BINARY) + " merge " + a + " " + b + " -o " +
-                                merged);
+  CommandResult m =
+      run_command(std::string(TINYFRONT_BINARY) + " merge " + a + " " + b + " -o " + merged);
   ASSERT_EQ(m.exit_code, 0) << m.output;
   std::map<std::string, RunRecord> w, g;
   for (auto& r : store_read_runs(whole)) w[r.run_id] = r;
@@ -112,17 +116,17 @@ TEST(MpiSweep, TwoShardsMergedEqualTheUnshardedSweep) {
 TEST(MpiSweep, QuickSweepThenAnalyzeMakesReportAndPlots) {
   TempDir dir("quick");
   std::string out = dir.file("quick.h5"), report = (dir.path / "report").string();
-  CommandResult r = run_command(mpiexec(2, "sweep " + std::string(TINYFRONT_SOURCE_DIR) +
-                                               "/sweeps/quick.toml --out " + out));
+  CommandResult r = run_command(
+      mpiexec(2, "sweep " + std::string(TINYFRONT_SOURCE_DIR) + "/sweeps/quick.toml --out " + out));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("16 runs done"), std::string::npos) << r.output;
-  CommandResult a = run_command(std::string(TINYFRONT_BINARY) + " analyze " + out + " --out " +
-                                report);
+  CommandResult a =
+      run_command(std::string(TINYFRONT_BINARY) + " analyze " + out + " --out " + report);
   ASSERT_EQ(a.exit_code, 0) << a.output;
   EXPECT_TRUE(std::filesystem::exists(report + "/report.md"));
   EXPECT_TRUE(std::filesystem::exists(report + "/frontier_flops.csv"));
-  for (const char* plot : {"nll_vs_flops_tinyshakespeare_paper", "nll_vs_params_tinyshakespeare_paper",
-                           "curves_tinyshakespeare_paper"}) {
+  for (const char* plot : {"nll_vs_flops_tinyshakespeare_paper",
+                           "nll_vs_params_tinyshakespeare_paper", "curves_tinyshakespeare_paper"}) {
     std::string png = report + "/plots/" + plot + ".png";
     ASSERT_TRUE(std::filesystem::exists(png)) << png << "\n" << a.output;
     std::ifstream in(png, std::ios::binary);
@@ -168,8 +172,7 @@ TEST(MpiSweep, ResumeSkipsDoneRunsAndRefusesChangedDefinitions) {
       << more.output;
   EXPECT_EQ(store_read_runs(out).size(), 7u);
   // A changed definition of existing runs is an error naming the run and the field.
-  std::string changed = dir.file(
-      "tiny.toml", tiny_sweep() + "[[include]]\nmodel.context = 3\n");
+  std::string changed = dir.file("tiny.toml", tiny_sweep() + "[[include]]\nmodel.context = 3\n");
   CommandResult bad = run_command(
       mpiexec(2, "sweep " + changed + " --out " + out + " --set train.windows_per_epoch=320"));
   EXPECT_NE(bad.exit_code, 0) << bad.output;
@@ -185,7 +188,7 @@ TEST(MpiSweep, SimulatedSweepWith64Ranks) {
                      "train.seed = [1,2,3,4]\n";
   std::string spec = dir.file("sim.toml", grid);
   CommandResult r = run_command(mpiexec(64, "sweep " + spec + " --out " + dir.file("x.h5") +
-                                               " --simulate --simulate-scale 0.02 --quiet"));
+                                                " --simulate --simulate-scale 0.02 --quiet"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   auto brace = r.output.rfind('{');
   ASSERT_NE(brace, std::string::npos) << r.output;

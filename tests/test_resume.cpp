@@ -18,12 +18,16 @@ namespace {
 std::string resume_sweep(int windows, const std::string& extra = "") {
   return "[sweep]\nname = \"resume\"\ncheckpoint_steps = 5\n"
          "[defaults]\n"
-         "data.path = \"" + shakespeare_path() + "\"\n"
+         "data.path = \"" +
+         shakespeare_path() +
+         "\"\n"
          "model.arch = \"transformer\"\nmodel.d_model = 16\nmodel.heads = 2\nmodel.ff = 32\n"
          "model.layers = 1\nmodel.dropout = 0.1\n"
-         "train.epochs = 2\ntrain.windows_per_epoch = " + std::to_string(windows) +
+         "train.epochs = 2\ntrain.windows_per_epoch = " +
+         std::to_string(windows) +
          "\ntrain.batch = 16\ntrain.eval_windows = 100\n"
-         "[grid]\nmodel.context = [4, 8, 16]\ntrain.lr = [1e-3, 3e-3]\n" + extra;
+         "[grid]\nmodel.context = [4, 8, 16]\ntrain.lr = [1e-3, 3e-3]\n" +
+         extra;
 }
 
 std::map<std::string, RunRecord> by_id(const std::vector<RunRecord>& v) {
@@ -59,7 +63,7 @@ int last_finished_count(const std::string& out) {
 TEST(Resume, KillNineAtRandomInstantsLosesNothingRepeatsNothing) {
   TempDir dir("kill9");
   std::string spec =
-      dir.file("resume.toml", resume_sweep(4000, "train.seed = [1, 2]\n"));  // 12 runs
+      dir.file("resume.toml", resume_sweep(20000, "train.seed = [1, 2]\n"));  // 12 runs
   // Reference: the same sweep, uninterrupted.
   std::string ref = dir.file("ref.h5");
   CommandResult r = run_command(mpiexec(3, "sweep " + spec + " --out " + ref + " --quiet"));
@@ -118,14 +122,16 @@ TEST(Resume, KillNineAtRandomInstantsLosesNothingRepeatsNothing) {
 
 TEST(Resume, SigUsr1CheckpointsExitsWithCodeAndResumesBitIdentical) {
   TempDir dir("usr1");
-  std::string spec = dir.file("resume.toml", resume_sweep(4000));
+  std::string spec = dir.file("resume.toml", resume_sweep(40000));
   std::string ref = dir.file("ref.h5");
   ASSERT_EQ(run_command(mpiexec(2, "sweep " + spec + " --out " + ref + " --quiet")).exit_code, 0);
   auto reference = by_id(store_read_runs(ref));
 
   std::string out = dir.file("results.h5");
   Background job(mpiexec(2, "sweep " + spec + " --out " + out), dir.file("log.txt"));
-  sleep_seconds(1.5);
+  // Signal once the first run has finished, so that the sweep is surely in the middle.
+  for (int i = 0; i < 600 && job.output().find(" finished (") == std::string::npos; ++i)
+    sleep_seconds(0.05);
   job.signal_leader(SIGUSR1);  // mpirun forwards SIGUSR1 to every rank
   int code = job.wait();
   ASSERT_EQ(code, 75) << job.output();

@@ -50,22 +50,29 @@ std::string trim(std::string s) {
 }
 
 double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 // A transformer sweep on Tiny Shakespeare: `runs` = lrs x seeds, each `windows` windows long
 // (about 12 s per 100000 windows at context 32 on one core of the test machine).
 std::string transformer_spec(const std::string& name, int context, int windows,
                              const std::string& lrs, const std::string& seeds) {
-  return "[sweep]\nname = \"" + name + "\"\n"
+  return "[sweep]\nname = \"" + name +
+         "\"\n"
          "[defaults]\n"
-         "data.path = \"" + shakespeare_path() + "\"\n"
+         "data.path = \"" +
+         shakespeare_path() +
+         "\"\n"
          "model.arch = \"transformer\"\nmodel.layers = 2\nmodel.heads = 4\nmodel.ff = 64\n"
-         "model.d_model = 32\nmodel.context = " + std::to_string(context) + "\n"
-         "train.epochs = 1\ntrain.windows_per_epoch = " + std::to_string(windows) + "\n"
+         "model.d_model = 32\nmodel.context = " +
+         std::to_string(context) +
+         "\n"
+         "train.epochs = 1\ntrain.windows_per_epoch = " +
+         std::to_string(windows) +
+         "\n"
          "train.batch = 32\ntrain.eval_windows = 500\n"
-         "[grid]\ntrain.lr = " + lrs + "\ntrain.seed = " + seeds + "\n";
+         "[grid]\ntrain.lr = " +
+         lrs + "\ntrain.seed = " + seeds + "\n";
 }
 
 std::map<std::string, RunRecord> by_id(const std::vector<RunRecord>& v) {
@@ -118,8 +125,8 @@ struct Snapshot {
 // Polls a job until it has left the queue (or `timeout` seconds), taking a snapshot of the
 // results file each time Slurm's restart count of the job goes up (the job has just been
 // requeued: what the file holds then is what the earlier allocations did).
-std::vector<Snapshot> watch_job(const std::string& job, const std::string& results,
-                                double timeout, bool* finished) {
+std::vector<Snapshot> watch_job(const std::string& job, const std::string& results, double timeout,
+                                bool* finished) {
   std::vector<Snapshot> snaps;
   int restarts = 0;
   const double t0 = now_seconds();
@@ -182,8 +189,8 @@ class Slurm : public ::testing::Test {
     CommandResult r = run_command("bash " + kSource + "/tests/slurm/start_slurm.sh " +
                                   cluster->path.string() + " " + std::to_string(getpid()));
     if (r.exit_code != 0) {
-      start_failure = "tests/slurm/start_slurm.sh failed (exit " +
-                      std::to_string(r.exit_code) + "):\n" + r.output;
+      start_failure = "tests/slurm/start_slurm.sh failed (exit " + std::to_string(r.exit_code) +
+                      "):\n" + r.output;
       return;
     }
     conf = (cluster->path / "slurm.conf").string();
@@ -201,8 +208,7 @@ class Slurm : public ::testing::Test {
   }
 
   void SetUp() override {
-    ASSERT_TRUE(start_failure.empty()) << "the test Slurm cluster did not start\n"
-                                       << start_failure;
+    ASSERT_TRUE(start_failure.empty()) << "the test Slurm cluster did not start\n" << start_failure;
   }
 
   // Everything a failed test needs to see: the job's log(s) and the daemons' logs.
@@ -252,15 +258,15 @@ TEST_F(Slurm, SubmittedQuickSweepCompletesAndEqualsMpirun) {
 TEST_F(Slurm, Usr1CheckpointsRequeuesAndResumesBitIdentical) {
   TempDir dir("slurm_usr1");
   // 6 runs of about 2 s each on one worker.
-  std::string spec = dir.file("usr1.toml", transformer_spec("usr1", 16, 30000, "[1e-3, 2e-3, 3e-3]",
-                                                            "[1, 2]"));
+  std::string spec =
+      dir.file("usr1.toml", transformer_spec("usr1", 16, 30000, "[1e-3, 2e-3, 3e-3]", "[1, 2]"));
   std::string ref = dir.file("ref.h5");
   CommandResult rr = run_command(mpiexec(2, "sweep " + spec + " --out " + ref + " --quiet"));
   ASSERT_EQ(rr.exit_code, 0) << rr.output;
 
   std::string out = dir.file("usr1.h5");
-  CommandResult s = run_command(kBinary + " submit " + spec + " --out " + out +
-                                " --time 10 --launcher mpirun");
+  CommandResult s =
+      run_command(kBinary + " submit " + spec + " --out " + out + " --time 10 --launcher mpirun");
   ASSERT_EQ(s.exit_code, 0) << s.output;
   std::string job = submit_output_job_id(s);
   ASSERT_FALSE(job.empty()) << s.output;
@@ -316,10 +322,9 @@ TEST_F(Slurm, Usr1CheckpointsRequeuesAndResumesBitIdentical) {
     }
   }
   const std::string log = read_file(dir.file("usr1-" + job + ".out"));
-  for (const char* line : {"got SIGUSR1: asking the sweep to checkpoint",
-                           "sweep exited with code 75",
-                           "checkpointed; requeueing", "requeued", "start (restart 1)",
-                           "sweep exited with code 0"})
+  for (const char* line :
+       {"got SIGUSR1: asking the sweep to checkpoint", "sweep exited with code 75",
+        "checkpointed; requeueing", "requeued", "start (restart 1)", "sweep exited with code 0"})
     EXPECT_NE(log.find(line), std::string::npos) << "no '" << line << "' in the log\n" << diag;
   // The resumed run's checkpoint is gone once it is done.
   if (!preempted.empty()) {
@@ -336,16 +341,16 @@ TEST_F(Slurm, TimeLimitWarningRequeuesUntilDoneNothingLostNothingRepeated) {
   // Work sized to this machine now: 8 runs of about 12 s (measured on one 20000-window run), so
   // the sweep outlasts the latest possible warning (60 s after the start) by a good margin.
   std::string calib = dir.file("calib.toml", transformer_spec("calib", 32, 20000, "[1e-3]", "[1]"));
-  CommandResult c = run_command(mpiexec(2, "sweep " + calib + " --out " + dir.file("calib.h5") +
-                                               " --quiet"));
+  CommandResult c =
+      run_command(mpiexec(2, "sweep " + calib + " --out " + dir.file("calib.h5") + " --quiet"));
   ASSERT_EQ(c.exit_code, 0) << c.output;
   const double calib_seconds = store_read_runs(dir.file("calib.h5")).at(0).result.wall_seconds;
-  const int windows = std::clamp(int(20000 * 12.0 / std::max(calib_seconds, 1e-3)) / 1000 * 1000,
-                                 20000, 1000000);
+  const int windows =
+      std::clamp(int(20000 * 12.0 / std::max(calib_seconds, 1e-3)) / 1000 * 1000, 20000, 1000000);
   std::fprintf(stderr, "[slurm] 20000 windows took %.2f s: %d windows per run\n", calib_seconds,
                windows);
-  std::string spec = dir.file("tl.toml", transformer_spec("timelimit", 32, windows,
-                                                          "[1e-3, 2e-3, 3e-3, 4e-3]", "[1, 2]"));
+  std::string spec = dir.file(
+      "tl.toml", transformer_spec("timelimit", 32, windows, "[1e-3, 2e-3, 3e-3, 4e-3]", "[1, 2]"));
   std::string out = dir.file("tl.h5");
   const double t0 = now_seconds();
   CommandResult s = run_command(kBinary + " submit " + spec + " --out " + out +
@@ -394,9 +399,8 @@ TEST_F(Slurm, TimeLimitWarningRequeuesUntilDoneNothingLostNothingRepeated) {
   // The job's log and slurmctld's log show the signal and the requeue.
   const std::string log = read_file(dir.file("tl-" + job + ".out"));
   for (const char* line : {"got SIGUSR1: asking the sweep to checkpoint",
-                           "sweep exited with code 75",
-                           "checkpointed; requeueing (job RUNNING", "requeued",
-                           "start (restart 1)", "sweep exited with code 0"})
+                           "sweep exited with code 75", "checkpointed; requeueing (job RUNNING",
+                           "requeued", "start (restart 1)", "sweep exited with code 0"})
     EXPECT_NE(log.find(line), std::string::npos) << "no '" << line << "' in the log\n" << diag;
   const std::string ctld = read_file((cluster->path / "log/slurmctld.log").string());
   EXPECT_NE(ctld.find("Requeuing JobId=" + job), std::string::npos) << diag;
@@ -406,11 +410,11 @@ TEST_F(Slurm, TimeLimitWarningRequeuesUntilDoneNothingLostNothingRepeated) {
 // job, the results file keeps what was recorded, and submitting the same sweep again resumes it.
 TEST_F(Slurm, CancelledJobIsNotRequeuedAndSubmittingAgainResumes) {
   TempDir dir("slurm_cancel");
-  std::string spec = dir.file("cancel.toml", transformer_spec("cancel", 16, 30000,
-                                                              "[1e-3, 2e-3, 3e-3]", "[1, 2]"));
+  std::string spec = dir.file(
+      "cancel.toml", transformer_spec("cancel", 16, 30000, "[1e-3, 2e-3, 3e-3]", "[1, 2]"));
   std::string out = dir.file("cancel.h5");
-  const std::string submit = kBinary + " submit " + spec + " --out " + out +
-                             " --time 10 --launcher srun";
+  const std::string submit =
+      kBinary + " submit " + spec + " --out " + out + " --time 10 --launcher srun";
   CommandResult s = run_command(submit);
   ASSERT_EQ(s.exit_code, 0) << s.output;
   std::string job = submit_output_job_id(s);
@@ -471,8 +475,8 @@ TEST_F(Slurm, CancelledJobIsNotRequeuedAndSubmittingAgainResumes) {
 TEST_F(Slurm, TwoShardJobArrayPlusMergeEqualsUnshardedSweep) {
   TempDir dir("slurm_array");
   // 8 runs of about 2 s; each shard is one rank that trains its runs itself.
-  std::string spec = dir.file("arr.toml", transformer_spec("arr", 16, 30000,
-                                                           "[1e-3, 2e-3, 3e-3, 4e-3]", "[1, 2]"));
+  std::string spec = dir.file(
+      "arr.toml", transformer_spec("arr", 16, 30000, "[1e-3, 2e-3, 3e-3, 4e-3]", "[1, 2]"));
   std::string ref = dir.file("ref.h5");
   CommandResult rr = run_command(mpiexec(2, "sweep " + spec + " --out " + ref + " --quiet"));
   ASSERT_EQ(rr.exit_code, 0) << rr.output;
@@ -520,8 +524,8 @@ TEST_F(Slurm, TwoShardJobArrayPlusMergeEqualsUnshardedSweep) {
 TEST_F(Slurm, BadSpecOrOptionsSubmitNothingAndDryRunWritesACompleteScript) {
   TempDir dir("slurm_bad");
   std::string good = dir.file("good.toml", transformer_spec("good", 8, 1000, "[1e-3]", "[1]"));
-  std::string bad = dir.file("bad.toml", transformer_spec("bad", 8, 1000, "[1e-3]", "[1]") +
-                                             "model.colour = [1]\n");
+  std::string bad = dir.file(
+      "bad.toml", transformer_spec("bad", 8, 1000, "[1e-3]", "[1]") + "model.colour = [1]\n");
   std::string out = dir.file("r.h5");
   auto queue_empty = [] { return trim(run_command("squeue -h -o %i").output).empty(); };
 
@@ -536,9 +540,9 @@ TEST_F(Slurm, BadSpecOrOptionsSubmitNothingAndDryRunWritesACompleteScript) {
     EXPECT_FALSE(fs::exists(dir.file("r.sbatch"))) << opts;
   }
   // The spec's limits are checked as the sweep would, before anything is submitted.
-  std::string limited = dir.file("limited.toml", "[sweep]\nmax_total_flops = 1e6\n" +
-                                                     transformer_spec("lim", 8, 1000, "[1e-3]",
-                                                                      "[1]").substr(8));
+  std::string limited =
+      dir.file("limited.toml", "[sweep]\nmax_total_flops = 1e6\n" +
+                                   transformer_spec("lim", 8, 1000, "[1e-3]", "[1]").substr(8));
   CommandResult lim = run_command(kBinary + " submit " + limited + " --out " + out);
   EXPECT_EQ(lim.exit_code, 2) << lim.output;
   EXPECT_NE(lim.output.find("exceed sweep.max_total_flops"), std::string::npos) << lim.output;
@@ -560,9 +564,9 @@ TEST_F(Slurm, BadSpecOrOptionsSubmitNothingAndDryRunWritesACompleteScript) {
   const std::string text = read_file(script);
   for (const char* line :
        {"#SBATCH --nodes=2\n", "#SBATCH --ntasks-per-node=3\n", "#SBATCH --cpus-per-task=2\n",
-        "#SBATCH --time=1:30:00\n", "#SBATCH --partition=debug\n",
-        "#SBATCH --signal=B:USR1@300\n", "#SBATCH --requeue\n", "#SBATCH --open-mode=append\n",
-        "LAUNCHER=mpirun\n", "SWEEP_ARGS=(--set train.lr=2e-3)\n"})
+        "#SBATCH --time=1:30:00\n", "#SBATCH --partition=debug\n", "#SBATCH --signal=B:USR1@300\n",
+        "#SBATCH --requeue\n", "#SBATCH --open-mode=append\n", "LAUNCHER=mpirun\n",
+        "SWEEP_ARGS=(--set train.lr=2e-3)\n"})
     EXPECT_NE(text.find(line), std::string::npos) << line << "\n" << text;
   EXPECT_NE(text.find("#SBATCH --output=" + dir.file("r-%j.out")), std::string::npos) << text;
   // No placeholder left outside comments.

@@ -24,8 +24,8 @@ std::string write_spec(const std::string& name, const std::string& text) {
   return p.string();
 }
 
-const std::string kData = std::string("path = \"") + TINYFRONT_SOURCE_DIR +
-                          "/data/tinyshakespeare.txt\"\n";
+const std::string kData =
+    std::string("path = \"") + TINYFRONT_SOURCE_DIR + "/data/tinyshakespeare.txt\"\n";
 
 // Returns the error text of loading a job spec, or "" if it loads.
 std::string job_error(const std::string& text, std::vector<std::string> sets = {}) {
@@ -69,11 +69,11 @@ TEST(JobSpec, UnknownKeyWrongTypeOutOfRangeAllReportedAtOnce) {
   std::string e = job_error(
       "[model]\n"
       "arch = \"linear\"\n"
-      "contxt = 8\n"        // line 3: unknown key
-      "d_model = \"big\"\n" // line 4: wrong type
+      "contxt = 8\n"         // line 3: unknown key
+      "d_model = \"big\"\n"  // line 4: wrong type
       "[train]\n"
-      "lr = -1.0\n"         // line 6: out of range
-      "batch = 0\n");       // line 7: out of range
+      "lr = -1.0\n"    // line 6: out of range
+      "batch = 0\n");  // line 7: out of range
   EXPECT_NE(e.find("job.toml:3:1: model.contxt: unknown key"), std::string::npos) << e;
   EXPECT_NE(e.find("job.toml:4:11: model.d_model: expected an integer, got a string"),
             std::string::npos)
@@ -115,8 +115,8 @@ TEST(RunId, StableAndIgnoresIrrelevantFields) {
   RunConfig a;
   a.model.arch = Arch::linear;
   RunConfig b = a;
-  b.model.layers = 7;       // a linear model has no layers
-  b.train.threads = 8;      // how it runs is not what it is
+  b.model.layers = 7;   // a linear model has no layers
+  b.train.threads = 8;  // how it runs is not what it is
   EXPECT_EQ(run_id(a), run_id(b));
   b.model.context = 3;
   EXPECT_NE(run_id(a), run_id(b));
@@ -241,8 +241,9 @@ TEST(SweepSpec, BadSpecsTable) {
        "model.heads: must divide model.d_model (128), got 3"},
       {"[defaults]\ndata.path = \"/nonexistent/corpus.txt\"\n",
        "data.path: data.path: no such file or directory: /nonexistent/corpus.txt"},
-      {"[defaults]\ndata." + kData + "model.context = 200\n"
-       "data.split = [0.9998, 0.0001, 0.0001]\n",
+      {"[defaults]\ndata." + kData +
+           "model.context = 200\n"
+           "data.split = [0.9998, 0.0001, 0.0001]\n",
        "model.context: 200 is longer than a split"},
       {"[sweep]\nthreads_per_rank = 0\n", "sweep.toml:2:20: sweep.threads_per_rank: must be >= 1"},
       {"[swep]\n", "sweep.toml:1:1: swep: unknown section"},
@@ -255,7 +256,8 @@ TEST(SweepSpec, BadSpecsTable) {
   for (auto& c : cases) {
     std::string e = sweep_error(c.text);
     EXPECT_NE(e.find(c.expected), std::string::npos)
-        << "spec:\n" << c.text << "\nexpected: " << c.expected << "\ngot: " << e;
+        << "spec:\n"
+        << c.text << "\nexpected: " << c.expected << "\ngot: " << e;
   }
 }
 

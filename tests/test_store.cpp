@@ -86,20 +86,72 @@ std::vector<RunRecord> tricky_records() {
 TEST(StoreSchema, ColumnsOfSchemaVersion1) {
   // The /runs layout of schema 1. If this fails because a config or result field was added,
   // removed or renamed, bump kResultsSchemaVersion and update docs/results-schema.md.
-  const std::vector<std::string> golden = {
-      "run_id", "status", "data.name", "data.path", "data.tokenizer", "data.split", "data.eos",
-      "data.vocab_from", "model.arch", "model.context", "model.d_model", "model.one_hot",
-      "model.hidden", "model.layers", "model.heads", "model.ff", "model.positions",
-      "model.rope_base", "model.rope_style", "model.norm", "model.activation", "model.dropout",
-      "train.protocol", "train.epochs", "train.windows_per_epoch", "train.tokens", "train.batch",
-      "train.lr", "train.beta1", "train.beta2", "train.eps", "train.weight_decay",
-      "train.schedule", "train.warmup_steps", "train.min_lr_ratio", "train.grad_clip",
-      "train.eval_windows", "train.eval_every", "train.patience", "train.restore_best",
-      "train.seed", "train.threads", "train.diverge_loss", "train.budget", "model.vocab",
-      "params", "params_non_embedding", "steps", "train_windows", "train_tokens",
-      "train_targets", "flops_study", "flops_kaplan", "flops_exact", "best_val_nll",
-      "best_val_step", "test_nll", "test_ppl", "test_bpc", "wall_seconds", "tokens_per_second",
-      "message", "rank", "host", "started_at", "finished_at"};
+  const std::vector<std::string> golden = {"run_id",
+                                           "status",
+                                           "data.name",
+                                           "data.path",
+                                           "data.tokenizer",
+                                           "data.split",
+                                           "data.eos",
+                                           "data.vocab_from",
+                                           "model.arch",
+                                           "model.context",
+                                           "model.d_model",
+                                           "model.one_hot",
+                                           "model.hidden",
+                                           "model.layers",
+                                           "model.heads",
+                                           "model.ff",
+                                           "model.positions",
+                                           "model.rope_base",
+                                           "model.rope_style",
+                                           "model.norm",
+                                           "model.activation",
+                                           "model.dropout",
+                                           "train.protocol",
+                                           "train.epochs",
+                                           "train.windows_per_epoch",
+                                           "train.tokens",
+                                           "train.batch",
+                                           "train.lr",
+                                           "train.beta1",
+                                           "train.beta2",
+                                           "train.eps",
+                                           "train.weight_decay",
+                                           "train.schedule",
+                                           "train.warmup_steps",
+                                           "train.min_lr_ratio",
+                                           "train.grad_clip",
+                                           "train.eval_windows",
+                                           "train.eval_every",
+                                           "train.patience",
+                                           "train.restore_best",
+                                           "train.seed",
+                                           "train.threads",
+                                           "train.diverge_loss",
+                                           "train.budget",
+                                           "model.vocab",
+                                           "params",
+                                           "params_non_embedding",
+                                           "steps",
+                                           "train_windows",
+                                           "train_tokens",
+                                           "train_targets",
+                                           "flops_study",
+                                           "flops_kaplan",
+                                           "flops_exact",
+                                           "best_val_nll",
+                                           "best_val_step",
+                                           "test_nll",
+                                           "test_ppl",
+                                           "test_bpc",
+                                           "wall_seconds",
+                                           "tokens_per_second",
+                                           "message",
+                                           "rank",
+                                           "host",
+                                           "started_at",
+                                           "finished_at"};
   EXPECT_EQ(store_columns(), golden);
   EXPECT_EQ(kResultsSchemaVersion, 1);
 }
@@ -245,7 +297,8 @@ TEST(StoreRoundTrip, Vocabularies) {
   const std::string path = dir.file("results.h5");
   Vocabulary chars;
   chars.kind = TokenizerKind::chars;
-  for (int ch : {int('\n'), int(' '), int('!'), int('A'), int('z'), 0xC3, 0xA9, 0xFF}) chars.tokens.push_back(std::string(1, char(ch)));
+  for (int ch : {int('\n'), int(' '), int('!'), int('A'), int('z'), 0xC3, 0xA9, 0xFF})
+    chars.tokens.push_back(std::string(1, char(ch)));
   Vocabulary words;
   words.kind = TokenizerKind::words;
   words.tokens = {"the", "<unk>", "<eos>", "naïve", "a,b", "\"q\""};
@@ -455,9 +508,8 @@ TEST(StoreJournal, TornLastRecordIsIgnored) {
   // A record cut short (as by a kill in the middle of its write), and one with a bad checksum.
   const std::string journal = read_bytes(path + ".journal");
   const size_t last = journal.rfind('\n', journal.size() - 2) + 1;
-  for (const std::string& tail :
-       {journal.substr(last, (journal.size() - last) / 2),
-        std::string("12 00000000 {\"type\":1}\n")}) {
+  for (const std::string& tail : {journal.substr(last, (journal.size() - last) / 2),
+                                  std::string("12 00000000 {\"type\":1}\n")}) {
     write_bytes(path + ".journal", journal + tail);
     auto got = store_read_runs(path);
     ASSERT_EQ(got.size(), 3u);
@@ -468,7 +520,7 @@ TEST(StoreJournal, TornLastRecordIsIgnored) {
   ResultsStore s = store_open(path, opt);
   recs.push_back(make_record(3));
   store_append(s, recs.back());  // must not end up hidden behind the torn bytes
-  s = ResultsStore();  // "crash" again
+  s = ResultsStore();            // "crash" again
   auto got = store_read_runs(path, WithCurves::yes);
   ASSERT_EQ(got.size(), 4u);
   for (size_t i = 0; i < got.size(); ++i) expect_same_record(recs[i], got[i], true);
@@ -547,9 +599,9 @@ TEST(StoreMerge, UnionWithDeterministicDuplicates) {
   ASSERT_EQ(got.size(), 6u);
   std::vector<std::string> ids;
   for (auto& r : got) ids.push_back(r.run_id);
-  EXPECT_EQ(ids, (std::vector<std::string>{r0a.run_id, r1a.run_id, r2a.run_id,
-                                           make_record(10).run_id, make_record(11).run_id,
-                                           make_record(20).run_id}));
+  EXPECT_EQ(ids,
+            (std::vector<std::string>{r0a.run_id, r1a.run_id, r2a.run_id, make_record(10).run_id,
+                                      make_record(11).run_id, make_record(20).run_id}));
   expect_same_record(r0b, got[0], true);
   expect_same_record(r1a, got[1], true);
   expect_same_record(r2b, got[2], true);

@@ -82,10 +82,11 @@ TEST(StoreBench, AppendLatency) {
     store_close(s);
     double close_ms = ms_since(t0);
     Stats st = stats(t);
-    std::printf("[ bench    ] append (fold every %d): mean %.3f ms, p50 %.3f ms, p99 %.3f ms, "
-                "max %.1f ms; close (fold of %d) %.1f ms; file %.0f bytes/run\n",
-                fold_every, st.mean, st.p50, st.p99, st.max, fold_every ? n % fold_every : n,
-                close_ms, double(file_size(path)) / n);
+    std::printf(
+        "[ bench    ] append (fold every %d): mean %.3f ms, p50 %.3f ms, p99 %.3f ms, "
+        "max %.1f ms; close (fold of %d) %.1f ms; file %.0f bytes/run\n",
+        fold_every, st.mean, st.p50, st.p99, st.max, fold_every ? n % fold_every : n, close_ms,
+        double(file_size(path)) / n);
   }
   std::remove(path.c_str());
   std::remove((path + ".journal").c_str());
@@ -112,9 +113,11 @@ TEST(StoreBench, ResumeScanOfLargeFile) {
     if ((i + 1) % opt.fold_every_records == 0) folds.push_back(ms_since(a));
   }
   store_close(s);
-  std::printf("[ bench    ] built %d runs in %.1f s; folds of 10000 records: first %.0f ms, "
-              "last %.0f ms\n", n, ms_since(t0) / 1000, folds.empty() ? 0.0 : folds.front(),
-              folds.empty() ? 0.0 : folds.back());
+  std::printf(
+      "[ bench    ] built %d runs in %.1f s; folds of 10000 records: first %.0f ms, "
+      "last %.0f ms\n",
+      n, ms_since(t0) / 1000, folds.empty() ? 0.0 : folds.front(),
+      folds.empty() ? 0.0 : folds.back());
   const long long bytes = file_size(path);
   std::printf("[ bench    ] file: %.1f MB, %.0f bytes/run (curves of 25 points included)\n",
               double(bytes) / 1e6, double(bytes) / n);
@@ -149,10 +152,14 @@ TEST(StoreBench, ResumeScanOfLargeFile) {
   double fold_ms = ms_since(t0);
   store_close(w);
   Stats st = stats(t);
-  std::printf("[ bench    ] %d runs + 500 in the journal: store_open (resume) %.0f ms, "
-              "store_scan %.0f ms, store_read_runs %.0f ms\n", n, open_ms, scan_ms, read_ms);
-  std::printf("[ bench    ] on that file: append mean %.3f ms, p99 %.3f ms; fold of 700 records "
-              "%.0f ms\n", st.mean, st.p99, fold_ms);
+  std::printf(
+      "[ bench    ] %d runs + 500 in the journal: store_open (resume) %.0f ms, "
+      "store_scan %.0f ms, store_read_runs %.0f ms\n",
+      n, open_ms, scan_ms, read_ms);
+  std::printf(
+      "[ bench    ] on that file: append mean %.3f ms, p99 %.3f ms; fold of 700 records "
+      "%.0f ms\n",
+      st.mean, st.p99, fold_ms);
   std::remove(path.c_str());
   std::remove((path + ".journal").c_str());
 }

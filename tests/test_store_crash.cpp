@@ -81,7 +81,8 @@ TEST(StoreCrash, KilledWriterKeepsEveryReportedRecord) {
     kill(pid, SIGKILL);
     int status = 0;
     ASSERT_EQ(waitpid(pid, &status, 0), pid);
-    if (WIFSIGNALED(status)) ++kills;
+    if (WIFSIGNALED(status))
+      ++kills;
     else {
       ASSERT_TRUE(WIFEXITED(status));
       ASSERT_EQ(WEXITSTATUS(status), 0) << "the child writer failed";
@@ -109,7 +110,8 @@ TEST(StoreCrash, KilledWriterKeepsEveryReportedRecord) {
       auto it = index_of.find(id);
       ASSERT_NE(it, index_of.end()) << "unexpected run " << id;
       if (!reported.count(it->second)) {
-        EXPECT_TRUE(in_flight.count(it->second)) << "record " << it->second << " was never appended";
+        EXPECT_TRUE(in_flight.count(it->second))
+            << "record " << it->second << " was never appended";
         EXPECT_EQ(st, RunStatus::running);
         in_flight_seen += it->second == last + 1;
       }
@@ -118,7 +120,8 @@ TEST(StoreCrash, KilledWriterKeepsEveryReportedRecord) {
       RunRecord want = make_record(i, i % 7 == 3 ? RunStatus::failed : RunStatus::done);
       auto it = in_file.find(want.run_id);
       ASSERT_NE(it, in_file.end()) << "record " << i << " was reported appended but is lost";
-      if (phase == 1) EXPECT_EQ(it->second, want.result.status) << "record " << i;
+      if (phase == 1)
+        EXPECT_EQ(it->second, want.result.status) << "record " << i;
       else if (it->second != RunStatus::running) {
         EXPECT_TRUE(last_of_iteration.count(i)) << "record " << i;
         EXPECT_EQ(it->second, want.result.status);

@@ -12,8 +12,12 @@ using namespace tinyfront;
 
 namespace tinyfront {
 // Readable parameter names in test listings (ctest shows them).
-void PrintTo(Arch a, std::ostream* os) { *os << to_string(a); }
-void PrintTo(Protocol p, std::ostream* os) { *os << to_string(p); }
+void PrintTo(Arch a, std::ostream* os) {
+  *os << to_string(a);
+}
+void PrintTo(Protocol p, std::ostream* os) {
+  *os << to_string(p);
+}
 }  // namespace tinyfront
 
 namespace {
@@ -93,17 +97,16 @@ TEST_P(EveryArchitectureLearns, ValidationBelowUnigram) {
   EXPECT_TRUE(std::isfinite(r.test_nll));
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Ladder, EveryArchitectureLearns,
-    ::testing::Values(std::make_tuple(Arch::linear, Protocol::paper),
-                      std::make_tuple(Arch::mlp, Protocol::paper),
-                      std::make_tuple(Arch::attention, Protocol::paper),
-                      std::make_tuple(Arch::transformer, Protocol::paper),
-                      std::make_tuple(Arch::transformer, Protocol::causal)),
-    [](const auto& info) {
-      return std::string(to_string(std::get<0>(info.param))) + "_" +
-             to_string(std::get<1>(info.param));
-    });
+INSTANTIATE_TEST_SUITE_P(Ladder, EveryArchitectureLearns,
+                         ::testing::Values(std::make_tuple(Arch::linear, Protocol::paper),
+                                           std::make_tuple(Arch::mlp, Protocol::paper),
+                                           std::make_tuple(Arch::attention, Protocol::paper),
+                                           std::make_tuple(Arch::transformer, Protocol::paper),
+                                           std::make_tuple(Arch::transformer, Protocol::causal)),
+                         [](const auto& info) {
+                           return std::string(to_string(std::get<0>(info.param))) + "_" +
+                                  to_string(std::get<1>(info.param));
+                         });
 
 TEST(Train, RopeAndPreNormLearnUnderCausal) {
   const Corpus& c = shakespeare();

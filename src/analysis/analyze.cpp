@@ -80,7 +80,9 @@ struct Table {
   size_t rows() const { return record_of.size(); }
 };
 
-const char* arch_name(int a) { return to_string(Arch(a)); }
+const char* arch_name(int a) {
+  return to_string(Arch(a));
+}
 constexpr int kArchCount = 4;
 
 // ---------------------------------------------------------------------------------------------
@@ -152,7 +154,8 @@ void build_ranking(const Table& t, AnalysisReport& rep) {
     for (size_t i = 0; i < keys.size();) {
       size_t j = i;
       std::vector<RankingRow> bucket_rows;
-      while (j < keys.size() && keys[j].slice == keys[i].slice && keys[j].bucket == keys[i].bucket) {
+      while (j < keys.size() && keys[j].slice == keys[i].slice &&
+             keys[j].bucket == keys[i].bucket) {
         size_t k = j;
         while (k < keys.size() && keys[k].slice == keys[j].slice &&
                keys[k].bucket == keys[j].bucket && keys[k].arch == keys[j].arch)
@@ -161,14 +164,16 @@ void build_ranking(const Table& t, AnalysisReport& rep) {
         RankingRow row;
         row.convention = conv;
         row.dataset = best.dataset, row.protocol = best.protocol;
-        row.bucket_lo = double(keys[j].bucket) / bpd, row.bucket_hi = double(keys[j].bucket + 1) / bpd;
+        row.bucket_lo = double(keys[j].bucket) / bpd,
+        row.bucket_hi = double(keys[j].bucket + 1) / bpd;
         row.arch = best.arch, row.best_nll = best.test_nll, row.best_run_id = best.run_id;
         row.n_runs = int64_t(k - j);
         bucket_rows.push_back(row);
         j = k;
       }
-      std::stable_sort(bucket_rows.begin(), bucket_rows.end(),
-                       [](const RankingRow& a, const RankingRow& b) { return a.best_nll < b.best_nll; });
+      std::stable_sort(
+          bucket_rows.begin(), bucket_rows.end(),
+          [](const RankingRow& a, const RankingRow& b) { return a.best_nll < b.best_nll; });
       for (size_t k = 0; k < bucket_rows.size(); ++k) bucket_rows[k].rank = int(k + 1);
       for (auto& row : bucket_rows) {
         Arch a{};
@@ -337,9 +342,8 @@ std::vector<int> value_order(const std::vector<std::string>& values) {
   }
   std::vector<int> idx(values.size());
   std::iota(idx.begin(), idx.end(), 0);
-  std::sort(idx.begin(), idx.end(), [&](int a, int b) {
-    return numeric ? num[a] < num[b] : values[a] < values[b];
-  });
+  std::sort(idx.begin(), idx.end(),
+            [&](int a, int b) { return numeric ? num[a] < num[b] : values[a] < values[b]; });
   std::vector<int> rank(values.size());
   for (size_t k = 0; k < idx.size(); ++k) rank[idx[k]] = int(k);
   return rank;
@@ -410,7 +414,8 @@ void build_axis_effects(const Table& t, AnalysisReport& rep) {
   std::vector<size_t> all(t.rows());
   std::iota(all.begin(), all.end(), 0);
   std::map<int, std::vector<size_t>> kind_rows;  // slice * kArchCount + arch -> rows
-  for (size_t r = 0; r < t.rows(); ++r) kind_rows[t.slice_of[r] * kArchCount + t.arch_of[r]].push_back(r);
+  for (size_t r = 0; r < t.rows(); ++r)
+    kind_rows[t.slice_of[r] * kArchCount + t.arch_of[r]].push_back(r);
   for (int axis : axes) {
     std::vector<char> use(g.names.size(), 1);
     use[axis] = 0;
@@ -432,7 +437,8 @@ void build_axis_effects(const Table& t, AnalysisReport& rep) {
     auto fields_for = [&](size_t row) -> const std::vector<int>& {
       const int kind = t.slice_of[row] * kArchCount + t.arch_of[row];
       auto it = describe_fields.find(kind);
-      if (it == describe_fields.end()) it = describe_fields.emplace(kind, varying_within(g, kind_rows[kind], {axis})).first;
+      if (it == describe_fields.end())
+        it = describe_fields.emplace(kind, varying_within(g, kind_rows[kind], {axis})).first;
       return it->second;
     };
     std::map<std::tuple<int, std::string>, AxisSummaryRow> summary;  // (slice, value)
@@ -442,7 +448,8 @@ void build_axis_effects(const Table& t, AnalysisReport& rep) {
       while (j < rows.size() && group[rows[j]] == group[rows[i]]) {
         size_t k = j;
         Stats st;
-        while (k < rows.size() && group[rows[k]] == group[rows[j]] && vcode(rows[k]) == vcode(rows[j]))
+        while (k < rows.size() && group[rows[k]] == group[rows[j]] &&
+               vcode(rows[k]) == vcode(rows[j]))
           st.add(rep.runs[rows[k++]].test_nll);
         values.emplace_back(g.value(axis, rows[j]), st);
         j = k;
@@ -478,7 +485,8 @@ void build_axis_effects(const Table& t, AnalysisReport& rep) {
       rows_out.push_back(s);
     }
     std::map<std::string, int> rank_of;
-    for (size_t c = 0; c < g.values[axis].size(); ++c) rank_of[g.values[axis][c]] = order_of_value[c];
+    for (size_t c = 0; c < g.values[axis].size(); ++c)
+      rank_of[g.values[axis][c]] = order_of_value[c];
     std::stable_sort(rows_out.begin(), rows_out.end(), [&](const auto& x, const auto& y) {
       if (x.dataset != y.dataset) return x.dataset < y.dataset;
       if (x.protocol != y.protocol) return x.protocol < y.protocol;
@@ -518,7 +526,8 @@ void build_compute_scaled(const Table& t, AnalysisReport& rep) {
   std::map<int, std::vector<size_t>> slice_rows;
   for (size_t r : rows) slice_rows[t.slice_of[r]].push_back(r);
   std::map<int, std::vector<int>> describe_fields;
-  for (auto& [slice, members] : slice_rows) describe_fields[slice] = varying_within(g, members, not_described);
+  for (auto& [slice, members] : slice_rows)
+    describe_fields[slice] = varying_within(g, members, not_described);
   for (size_t i = 0; i < order.size();) {
     size_t j = i;
     std::vector<ComputeScaledRow> depth_rows;
@@ -526,7 +535,8 @@ void build_compute_scaled(const Table& t, AnalysisReport& rep) {
       size_t k = j;
       Stats st;
       double params = 0, tokens = 0, flops = 0;
-      while (k < order.size() && group[order[k]] == group[order[j]] && layers_of(order[k]) == layers_of(order[j])) {
+      while (k < order.size() && group[order[k]] == group[order[j]] &&
+             layers_of(order[k]) == layers_of(order[j])) {
         const RunRow& r = rep.runs[rows[order[k]]];
         st.add(r.test_nll);
         params += double(r.params), tokens += double(r.train_tokens), flops += r.flops[2];
@@ -561,7 +571,9 @@ void build_compute_scaled(const Table& t, AnalysisReport& rep) {
     double nll = INFINITY, spread = 0;
   };
   std::map<std::tuple<std::string, std::string, std::string>, std::map<int, DepthBest>> best;
-  std::map<std::tuple<std::string, std::string, std::string>, std::map<int64_t, std::map<int, double>>> by_group;
+  std::map<std::tuple<std::string, std::string, std::string>,
+           std::map<int64_t, std::map<int, double>>>
+      by_group;
   for (const auto& c : rep.compute_scaled) {
     auto key = std::make_tuple(c.dataset, c.protocol, c.budget);
     auto& b = best[key][c.layers];
@@ -602,8 +614,8 @@ void build_compute_scaled(const Table& t, AnalysisReport& rep) {
     if (auto it = best.find(fixed_key); it != best.end()) {
       auto d = it->second.find(v.deep_layers), sh = it->second.find(v.shallow_layers);
       if (d != it->second.end() && sh != it->second.end())
-        s << "; under the fixed budget (best over its grid): L=" << v.deep_layers << " " << fixed3(d->second.nll)
-          << " vs L=" << v.shallow_layers << " " << fixed3(sh->second.nll);
+        s << "; under the fixed budget (best over its grid): L=" << v.deep_layers << " "
+          << fixed3(d->second.nll) << " vs L=" << v.shallow_layers << " " << fixed3(sh->second.nll);
     }
     s << ".";
     v.sentence = s.str();
@@ -669,7 +681,8 @@ void build_fits(const Table& t, AnalysisReport& rep) {
         }
         const int k0 = int(std::floor(std::log10(cmin)));
         const int k1 = int(std::ceil(std::log10(cmax))) + rep.options.optimal_extra_decades;
-        for (int k = k0; k <= k1; ++k) row.optimal.push_back(compute_optimal(row.fit, std::pow(10.0, k)));
+        for (int k = k0; k <= k1; ++k)
+          row.optimal.push_back(compute_optimal(row.fit, std::pow(10.0, k)));
       }
       rep.fits.push_back(std::move(row));
     }

@@ -9,7 +9,8 @@
 
 namespace tinyfront {
 
-std::vector<size_t> pareto_frontier(const std::vector<double>& cost, const std::vector<double>& loss,
+std::vector<size_t> pareto_frontier(const std::vector<double>& cost,
+                                    const std::vector<double>& loss,
                                     const std::vector<std::string>& ids) {
   if (cost.size() != loss.size() || (!ids.empty() && ids.size() != cost.size()))
     throw Error("pareto_frontier: cost, loss and ids must have equal lengths");

@@ -74,7 +74,8 @@ std::vector<int64_t> group_rows(const GroupingColumns& g, const std::vector<char
   std::vector<uint64_t> hash(n);
   for (size_t k = 0; k < n; ++k) {
     uint64_t h = 0x9e3779b97f4a7c15ull;
-    for (int f : fields) h = mix64(h ^ (uint64_t(uint32_t(g.codes[f][rows[k]])) + (uint64_t(f) << 40)));
+    for (int f : fields)
+      h = mix64(h ^ (uint64_t(uint32_t(g.codes[f][rows[k]])) + (uint64_t(f) << 40)));
     hash[k] = h;
   }
   auto same = [&](size_t a, size_t b) {

@@ -25,10 +25,18 @@ std::string num(double v) {
   std::snprintf(buf, sizeof buf, "%.10g", v);
   return buf;
 }
-std::string num(int64_t v) { return std::to_string(v); }
-std::string num(int v) { return std::to_string(v); }
-std::string num(uint64_t v) { return std::to_string(v); }
-std::string flag(bool b) { return b ? "1" : "0"; }
+std::string num(int64_t v) {
+  return std::to_string(v);
+}
+std::string num(int v) {
+  return std::to_string(v);
+}
+std::string num(uint64_t v) {
+  return std::to_string(v);
+}
+std::string flag(bool b) {
+  return b ? "1" : "0";
+}
 
 // Short human forms for Markdown.
 std::string f4(double v) {
@@ -67,7 +75,8 @@ class Csv {
   }
   ~Csv() noexcept(false) {
     out_.flush();
-    if (!out_ && std::uncaught_exceptions() == 0) throw Error("write_report: error writing " + path_.string());
+    if (!out_ && std::uncaught_exceptions() == 0)
+      throw Error("write_report: error writing " + path_.string());
   }
 
  private:
@@ -97,10 +106,14 @@ void md_table(std::ostream& o, const std::vector<std::string>& header,
 
 const char* short_convention(CostAxis c) {
   switch (c) {
-    case CostAxis::flops_study: return "study";
-    case CostAxis::flops_kaplan: return "kaplan";
-    case CostAxis::flops_exact: return "exact";
-    case CostAxis::params: return "params";
+    case CostAxis::flops_study:
+      return "study";
+    case CostAxis::flops_kaplan:
+      return "kaplan";
+    case CostAxis::flops_exact:
+      return "exact";
+    case CostAxis::params:
+      return "params";
   }
   return "?";
 }
@@ -123,20 +136,63 @@ std::string interval(const Interval& i, bool wide = false) {
 
 void write_csvs(const AnalysisReport& rep, const fs::path& dir) {
   {
-    Csv c(dir / "runs.csv",
-          {"run_id", "dataset", "protocol", "arch", "budget", "layers", "heads", "context", "d_model",
-           "positions", "norm", "lr", "seed", "params", "params_non_embedding", "train_tokens",
-           "train_targets", "flops_study", "flops_kaplan", "flops_exact", "study_over_exact",
-           "test_nll", "best_val_nll", "wall_seconds", "frontier_study", "frontier_kaplan",
-           "frontier_exact", "frontier_params"});
+    Csv c(dir / "runs.csv", {"run_id",
+                             "dataset",
+                             "protocol",
+                             "arch",
+                             "budget",
+                             "layers",
+                             "heads",
+                             "context",
+                             "d_model",
+                             "positions",
+                             "norm",
+                             "lr",
+                             "seed",
+                             "params",
+                             "params_non_embedding",
+                             "train_tokens",
+                             "train_targets",
+                             "flops_study",
+                             "flops_kaplan",
+                             "flops_exact",
+                             "study_over_exact",
+                             "test_nll",
+                             "best_val_nll",
+                             "wall_seconds",
+                             "frontier_study",
+                             "frontier_kaplan",
+                             "frontier_exact",
+                             "frontier_params"});
     for (const RunRow& r : rep.runs)
-      c.row({r.run_id, r.dataset, r.protocol, r.arch, r.budget, num(r.layers), num(r.heads),
-             num(r.context), num(r.d_model), r.positions, r.norm, num(r.lr), num(r.seed),
-             num(r.params), num(r.params_non_embedding), num(r.train_tokens), num(r.train_targets),
-             num(r.flops[0]), num(r.flops[1]), num(r.flops[2]),
-             num(r.flops[2] > 0 ? r.flops[0] / r.flops[2] : NAN), num(r.test_nll),
-             num(r.best_val_nll), num(r.wall_seconds), flag(r.on_frontier[0]),
-             flag(r.on_frontier[1]), flag(r.on_frontier[2]), flag(r.on_frontier[3])});
+      c.row({r.run_id,
+             r.dataset,
+             r.protocol,
+             r.arch,
+             r.budget,
+             num(r.layers),
+             num(r.heads),
+             num(r.context),
+             num(r.d_model),
+             r.positions,
+             r.norm,
+             num(r.lr),
+             num(r.seed),
+             num(r.params),
+             num(r.params_non_embedding),
+             num(r.train_tokens),
+             num(r.train_targets),
+             num(r.flops[0]),
+             num(r.flops[1]),
+             num(r.flops[2]),
+             num(r.flops[2] > 0 ? r.flops[0] / r.flops[2] : NAN),
+             num(r.test_nll),
+             num(r.best_val_nll),
+             num(r.wall_seconds),
+             flag(r.on_frontier[0]),
+             flag(r.on_frontier[1]),
+             flag(r.on_frontier[2]),
+             flag(r.on_frontier[3])});
   }
   {
     Csv c(dir / "slices.csv", {"dataset", "protocol", "usable", "failed", "diverged", "other",
@@ -160,8 +216,9 @@ void write_csvs(const AnalysisReport& rep, const fs::path& dir) {
              num(f.train_tokens)});
   }
   {
-    Csv c(dir / "ranking.csv", {"convention", "dataset", "protocol", "bucket_lo_log10",
-                                "bucket_hi_log10", "rank", "arch", "best_nll", "best_run_id", "n_runs"});
+    Csv c(dir / "ranking.csv",
+          {"convention", "dataset", "protocol", "bucket_lo_log10", "bucket_hi_log10", "rank",
+           "arch", "best_nll", "best_run_id", "n_runs"});
     for (const auto& r : rep.ranking)
       c.row({to_string(r.convention), r.dataset, r.protocol, num(r.bucket_lo), num(r.bucket_hi),
              num(r.rank), r.arch, num(r.best_nll), r.best_run_id, num(r.n_runs)});
@@ -178,13 +235,15 @@ void write_csvs(const AnalysisReport& rep, const fs::path& dir) {
                                      "mean_nll", "min_nll", "max_nll", "std_nll", "best_in_group"});
     for (const auto& r : rep.axis_effects)
       c.row({r.axis, r.dataset, r.protocol, num(r.group), r.fixed, r.value, num(r.n),
-             num(r.mean_nll), num(r.min_nll), num(r.max_nll), num(r.std_nll), flag(r.best_in_group)});
+             num(r.mean_nll), num(r.min_nll), num(r.max_nll), num(r.std_nll),
+             flag(r.best_in_group)});
   }
   {
     Csv c(dir / "axis_summary.csv",
           {"axis", "dataset", "protocol", "value", "groups", "wins", "mean_delta_nll"});
     for (const auto& r : rep.axis_summary)
-      c.row({r.axis, r.dataset, r.protocol, r.value, num(r.groups), num(r.wins), num(r.mean_delta)});
+      c.row(
+          {r.axis, r.dataset, r.protocol, r.value, num(r.groups), num(r.wins), num(r.mean_delta)});
   }
   {
     Csv c(dir / "convention_sensitivity.csv",
@@ -235,28 +294,79 @@ void write_csvs(const AnalysisReport& rep, const fs::path& dir) {
              num(v.groups_deeper_wins), flag(v.recovers), v.sentence});
   }
   {
-    Csv c(dir / "fit.csv",
-          {"dataset", "protocol", "arch", "status", "runs", "points", "E", "E_lo", "E_hi", "A", "A_lo",
-           "A_hi", "B", "B_lo", "B_hi", "alpha", "alpha_lo", "alpha_hi", "beta", "beta_lo", "beta_hi",
-           "n_exponent", "n_exponent_lo", "n_exponent_hi", "huber_objective", "rmse_log",
-           "max_abs_residual", "bootstrap_ok", "seconds_fit", "seconds_bootstrap", "message"});
+    Csv c(dir / "fit.csv", {"dataset",
+                            "protocol",
+                            "arch",
+                            "status",
+                            "runs",
+                            "points",
+                            "E",
+                            "E_lo",
+                            "E_hi",
+                            "A",
+                            "A_lo",
+                            "A_hi",
+                            "B",
+                            "B_lo",
+                            "B_hi",
+                            "alpha",
+                            "alpha_lo",
+                            "alpha_hi",
+                            "beta",
+                            "beta_lo",
+                            "beta_hi",
+                            "n_exponent",
+                            "n_exponent_lo",
+                            "n_exponent_hi",
+                            "huber_objective",
+                            "rmse_log",
+                            "max_abs_residual",
+                            "bootstrap_ok",
+                            "seconds_fit",
+                            "seconds_bootstrap",
+                            "message"});
     for (const auto& f : rep.fits) {
       const ScalingFit& s = f.fit;
       if (!s.ok) {
-        std::vector<std::string> row{f.dataset, f.protocol, f.arch, "not_fitted", num(f.runs),
-                                     num(s.n_points)};
+        std::vector<std::string> row{f.dataset,    f.protocol,  f.arch,
+                                     "not_fitted", num(f.runs), num(s.n_points)};
         for (int i = 0; i < 24; ++i) row.push_back("");
         row.push_back(s.message);
         c.row(row);
         continue;
       }
       const double ne = s.beta / (s.alpha + s.beta);
-      c.row({f.dataset, f.protocol, f.arch, "fitted", num(f.runs), num(s.n_points), num(s.E),
-             num(s.E_ci.lo), num(s.E_ci.hi), num(s.A), num(s.A_ci.lo), num(s.A_ci.hi), num(s.B),
-             num(s.B_ci.lo), num(s.B_ci.hi), num(s.alpha), num(s.alpha_ci.lo), num(s.alpha_ci.hi),
-             num(s.beta), num(s.beta_ci.lo), num(s.beta_ci.hi), num(ne), num(s.n_exponent_ci.lo),
-             num(s.n_exponent_ci.hi), num(s.objective), num(s.rmse_log), num(s.max_abs_residual),
-             num(s.bootstrap_ok), num(s.seconds_fit), num(s.seconds_bootstrap), s.message});
+      c.row({f.dataset,
+             f.protocol,
+             f.arch,
+             "fitted",
+             num(f.runs),
+             num(s.n_points),
+             num(s.E),
+             num(s.E_ci.lo),
+             num(s.E_ci.hi),
+             num(s.A),
+             num(s.A_ci.lo),
+             num(s.A_ci.hi),
+             num(s.B),
+             num(s.B_ci.lo),
+             num(s.B_ci.hi),
+             num(s.alpha),
+             num(s.alpha_ci.lo),
+             num(s.alpha_ci.hi),
+             num(s.beta),
+             num(s.beta_ci.lo),
+             num(s.beta_ci.hi),
+             num(ne),
+             num(s.n_exponent_ci.lo),
+             num(s.n_exponent_ci.hi),
+             num(s.objective),
+             num(s.rmse_log),
+             num(s.max_abs_residual),
+             num(s.bootstrap_ok),
+             num(s.seconds_fit),
+             num(s.seconds_bootstrap),
+             s.message});
     }
   }
   {
@@ -302,7 +412,8 @@ void write_markdown(const AnalysisReport& rep, const fs::path& path) {
     for (const auto& s : rep.slices)
       rows.push_back({s.dataset, s.protocol, num(s.usable), num(s.ignored.failed),
                       num(s.ignored.diverged), num(s.ignored.other), num(s.ignored.nonfinite_nll)});
-    md_table(o, {"dataset", "protocol", "usable", "failed", "diverged", "other", "non-finite NLL"}, rows);
+    md_table(o, {"dataset", "protocol", "usable", "failed", "diverged", "other", "non-finite NLL"},
+             rows);
   }
   o << "NLL is test NLL in nats/token. FLOPs: `flops_study` = 2 x params x window tokens (the "
        "study's), `flops_kaplan` = 6 x non-embedding params x predicted tokens, `flops_exact` = "
@@ -320,7 +431,8 @@ void write_markdown(const AnalysisReport& rep, const fs::path& path) {
     for (const auto& f : rep.frontier_flops) {
       if (f.dataset != s.dataset || f.protocol != s.protocol || f.axis != main) continue;
       if (f.scope == "all")
-        rows.push_back({f.run_id, f.arch, num(f.params), num(f.train_tokens), g3(f.cost), f4(f.test_nll)});
+        rows.push_back(
+            {f.run_id, f.arch, num(f.params), num(f.train_tokens), g3(f.cost), f4(f.test_nll)});
       else
         per_arch[f.scope] += 1;
     }
@@ -347,7 +459,8 @@ void write_markdown(const AnalysisReport& rep, const fs::path& path) {
   // Ranking.
   o << "## Architectures at matched FLOPs (" << to_string(main) << ")\n\n"
     << "Runs bucketed by floor(log10 FLOPs x " << rep.options.buckets_per_decade
-    << "); each cell is the architecture's best test NLL in the bucket and its rank (1 = best).\n\n";
+    << "); each cell is the architecture's best test NLL in the bucket and its rank (1 = "
+       "best).\n\n";
   for (const auto& s : rep.slices) {
     std::set<std::string> archs;
     std::map<double, std::map<std::string, const RankingRow*>> grid;
@@ -365,7 +478,9 @@ void write_markdown(const AnalysisReport& rep, const fs::path& path) {
       std::vector<std::string> row{"1e" + g3(lo) + " - 1e" + g3(cells.begin()->second->bucket_hi)};
       for (auto& a : archs) {
         auto it = cells.find(a);
-        row.push_back(it == cells.end() ? "" : f4(it->second->best_nll) + " (#" + num(it->second->rank) + ")");
+        row.push_back(it == cells.end()
+                          ? ""
+                          : f4(it->second->best_nll) + " (#" + num(it->second->rank) + ")");
       }
       rows.push_back(row);
     }
@@ -390,7 +505,8 @@ void write_markdown(const AnalysisReport& rep, const fs::path& path) {
     std::vector<std::vector<std::string>> rows;
     for (const auto& r : rep.axis_summary)
       if (r.axis == axis)
-        rows.push_back({r.dataset + "/" + r.protocol, r.value, num(r.groups), num(r.wins), f4(r.mean_delta)});
+        rows.push_back(
+            {r.dataset + "/" + r.protocol, r.value, num(r.groups), num(r.wins), f4(r.mean_delta)});
     if (rows.empty()) {
       never_alone.push_back(axis);
       continue;
@@ -401,7 +517,8 @@ void write_markdown(const AnalysisReport& rep, const fs::path& path) {
   if (!never_alone.empty()) {
     o << "Fields that vary but never alone (no two runs differ only in them and the seed, e.g. "
          "because they vary only across architectures or together with another field):";
-    for (size_t i = 0; i < never_alone.size(); ++i) o << (i ? ", " : " ") << "`" << never_alone[i] << "`";
+    for (size_t i = 0; i < never_alone.size(); ++i)
+      o << (i ? ", " : " ") << "`" << never_alone[i] << "`";
     o << ".\n\n";
   }
 
@@ -422,7 +539,8 @@ void write_markdown(const AnalysisReport& rep, const fs::path& path) {
     std::vector<std::vector<std::string>> rows;
     for (const auto& b : rep.bucket_winners) {
       if (!b.changed) continue;
-      std::vector<std::string> row{b.dataset + "/" + b.protocol, "1e" + g3(b.bucket_lo) + " - 1e" + g3(b.bucket_hi)};
+      std::vector<std::string> row{b.dataset + "/" + b.protocol,
+                                   "1e" + g3(b.bucket_lo) + " - 1e" + g3(b.bucket_hi)};
       for (int c = 0; c < 3; ++c)
         row.push_back(b.winner[c].empty() ? "" : b.winner[c] + " " + f4(b.best_nll[c]));
       rows.push_back(row);
@@ -437,7 +555,8 @@ void write_markdown(const AnalysisReport& rep, const fs::path& path) {
   // Compute-scaled.
   o << "## Compute-scaled depth check\n\n"
     << "Attention-family runs (attention = 1 block) grouped by every field except depth, seed and "
-       "the budget-derived fields, at matched budget rules (scaled_epochs labels are matched as one "
+       "the budget-derived fields, at matched budget rules (scaled_epochs labels are matched as "
+       "one "
        "rule).\n\n";
   for (const auto& n : rep.compute_notes) o << n << "\n\n";
   for (const auto& v : rep.compute_verdicts) o << "- " << v.sentence << "\n";
@@ -445,17 +564,21 @@ void write_markdown(const AnalysisReport& rep, const fs::path& path) {
   {
     std::vector<std::vector<std::string>> rows;
     for (const auto& r : rep.compute_scaled)
-      if (r.scaled) rows.push_back({r.dataset + "/" + r.protocol, r.budget, num(r.group), r.fixed, num(r.layers),
-                      num(r.n), f4(r.mean_nll), f4(r.min_nll) + " - " + f4(r.max_nll), g3(r.params),
-                      g3(r.flops_exact)});
+      if (r.scaled)
+        rows.push_back({r.dataset + "/" + r.protocol, r.budget, num(r.group), r.fixed,
+                        num(r.layers), num(r.n), f4(r.mean_nll),
+                        f4(r.min_nll) + " - " + f4(r.max_nll), g3(r.params), g3(r.flops_exact)});
     if (!rows.empty()) {
-      o << "Scaled-budget groups; `compute_scaled.csv` also has the fixed-budget groups for reference.\n\n";
+      o << "Scaled-budget groups; `compute_scaled.csv` also has the fixed-budget groups for "
+           "reference.\n\n";
       if (rows.size() > kMdRows) {
         o << "First " << kMdRows << " of " << rows.size() << " rows:\n\n";
         rows.resize(kMdRows);
       }
-      md_table(o, {"slice", "budget", "group", "fixed fields", "L", "seeds", "mean NLL", "min - max",
-                   "params", "exact FLOPs"}, rows);
+      md_table(o,
+               {"slice", "budget", "group", "fixed fields", "L", "seeds", "mean NLL", "min - max",
+                "params", "exact FLOPs"},
+               rows);
     }
   }
 
@@ -477,23 +600,26 @@ void write_markdown(const AnalysisReport& rep, const fs::path& path) {
         o << "- " << where << " " << f.arch << " (" << f.runs << " runs): " << s.message << "\n";
         continue;
       }
-      rows.push_back({where, f.arch, num(s.n_points), g3(s.E) + " " + interval(s.E_ci, true),
-                      g3(s.A) + " " + interval(s.A_ci, true), g3(s.B) + " " + interval(s.B_ci, true),
-                      f4(s.alpha) + " " + interval(s.alpha_ci), f4(s.beta) + " " + interval(s.beta_ci),
-                      f4(s.rmse_log), f4(s.max_abs_residual)});
+      rows.push_back(
+          {where, f.arch, num(s.n_points), g3(s.E) + " " + interval(s.E_ci, true),
+           g3(s.A) + " " + interval(s.A_ci, true), g3(s.B) + " " + interval(s.B_ci, true),
+           f4(s.alpha) + " " + interval(s.alpha_ci), f4(s.beta) + " " + interval(s.beta_ci),
+           f4(s.rmse_log), f4(s.max_abs_residual)});
     }
     o << "\n";
     if (!rows.empty()) {
-      md_table(o, {"slice", "arch", "points", "E", "A", "B", "alpha", "beta", "RMSE log L",
-                   "max abs residual"}, rows);
+      md_table(o,
+               {"slice", "arch", "points", "E", "A", "B", "alpha", "beta", "RMSE log L",
+                "max abs residual"},
+               rows);
       for (const auto& f : rep.fits) {
         if (!f.fit.ok) continue;
         if (!f.fit.message.empty()) o << "Note (" << f.arch << "): " << f.fit.message << "\n\n";
         if (f.optimal.empty()) continue;
         o << "Compute-optimal allocation for " << f.dataset << "/" << f.protocol << " " << f.arch
           << " under C = 6ND: N* ~ C^" << f4(f.fit.beta / (f.fit.alpha + f.fit.beta)) << " "
-          << interval(f.fit.n_exponent_ci) << ", D* ~ C^" << f4(f.fit.alpha / (f.fit.alpha + f.fit.beta))
-          << ".\n\n";
+          << interval(f.fit.n_exponent_ci) << ", D* ~ C^"
+          << f4(f.fit.alpha / (f.fit.alpha + f.fit.beta)) << ".\n\n";
         std::vector<std::vector<std::string>> opt;
         for (const auto& c : f.optimal) opt.push_back({g3(c.C), g3(c.N), g3(c.D), f4(c.loss)});
         md_table(o, {"C (FLOPs)", "N*", "D*", "L(N*, D*)"}, opt);
@@ -513,8 +639,9 @@ void write_markdown(const AnalysisReport& rep, const fs::path& path) {
 // ---------------------------------------------------------------------------------------------
 
 nlohmann::ordered_json to_json_ci(const Interval& i) {
-  return nlohmann::ordered_json::array({std::isnan(i.lo) ? nlohmann::ordered_json() : nlohmann::ordered_json(i.lo),
-                                        std::isnan(i.hi) ? nlohmann::ordered_json() : nlohmann::ordered_json(i.hi)});
+  return nlohmann::ordered_json::array(
+      {std::isnan(i.lo) ? nlohmann::ordered_json() : nlohmann::ordered_json(i.lo),
+       std::isnan(i.hi) ? nlohmann::ordered_json() : nlohmann::ordered_json(i.hi)});
 }
 
 // JSON cannot hold NaN or infinity: those become null.
@@ -537,16 +664,21 @@ void write_json(const AnalysisReport& rep, const fs::path& path) {
   j["seconds_fit"] = rep.seconds_fit;
   J slices = J::array();
   for (const auto& s : rep.slices) {
-    J js{{"dataset", s.dataset}, {"protocol", s.protocol}, {"usable", s.usable},
-         {"ignored", J{{"failed", s.ignored.failed}, {"diverged", s.ignored.diverged},
-                       {"other", s.ignored.other}, {"nonfinite_nll", s.ignored.nonfinite_nll}}}};
+    J js{{"dataset", s.dataset},
+         {"protocol", s.protocol},
+         {"usable", s.usable},
+         {"ignored", J{{"failed", s.ignored.failed},
+                       {"diverged", s.ignored.diverged},
+                       {"other", s.ignored.other},
+                       {"nonfinite_nll", s.ignored.nonfinite_nll}}}};
     J fr;
     for (CostAxis a : kCostAxes) {
       J ids = J::array();
       const auto& table = a == CostAxis::params ? rep.frontier_params : rep.frontier_flops;
       for (const auto& f : table)
         if (f.dataset == s.dataset && f.protocol == s.protocol && f.scope == "all" && f.axis == a)
-          ids.push_back(J{{"run_id", f.run_id}, {"arch", f.arch}, {"cost", f.cost}, {"test_nll", f.test_nll}});
+          ids.push_back(J{
+              {"run_id", f.run_id}, {"arch", f.arch}, {"cost", f.cost}, {"test_nll", f.test_nll}});
       fr[to_string(a)] = ids;
     }
     js["frontier"] = fr;
@@ -563,8 +695,8 @@ void write_json(const AnalysisReport& rep, const fs::path& path) {
     J wins;
     for (const auto& r : rep.ranking_summary)
       if (r.dataset == s.dataset && r.protocol == s.protocol)
-        wins[short_convention(r.convention)][r.arch] = J{{"wins", r.wins}, {"buckets", r.buckets},
-                                                         {"mean_rank", r.mean_rank}};
+        wins[short_convention(r.convention)][r.arch] =
+            J{{"wins", r.wins}, {"buckets", r.buckets}, {"mean_rank", r.mean_rank}};
     js["ranking"] = wins;
     slices.push_back(js);
   }
@@ -572,22 +704,30 @@ void write_json(const AnalysisReport& rep, const fs::path& path) {
   j["convention_findings"] = rep.convention_findings;
   J verdicts = J::array();
   for (const auto& v : rep.compute_verdicts)
-    verdicts.push_back(J{{"dataset", v.dataset}, {"protocol", v.protocol}, {"budget", v.budget},
-                         {"deep_layers", v.deep_layers}, {"deep_nll", v.deep_nll},
-                         {"shallow_layers", v.shallow_layers}, {"shallow_nll", v.shallow_nll},
-                         {"seed_spread", v.seed_spread}, {"recovers", v.recovers},
+    verdicts.push_back(J{{"dataset", v.dataset},
+                         {"protocol", v.protocol},
+                         {"budget", v.budget},
+                         {"deep_layers", v.deep_layers},
+                         {"deep_nll", v.deep_nll},
+                         {"shallow_layers", v.shallow_layers},
+                         {"shallow_nll", v.shallow_nll},
+                         {"seed_spread", v.seed_spread},
+                         {"recovers", v.recovers},
                          {"verdict", v.sentence}});
   j["compute_scaled"] = J{{"verdicts", verdicts}, {"notes", rep.compute_notes}};
   J fits = J::array();
   for (const auto& f : rep.fits) {
     const ScalingFit& s = f.fit;
-    J jf{{"dataset", f.dataset}, {"protocol", f.protocol}, {"arch", f.arch}, {"runs", f.runs},
-         {"points", s.n_points}, {"fitted", s.ok}, {"message", s.message}};
+    J jf{{"dataset", f.dataset}, {"protocol", f.protocol}, {"arch", f.arch},      {"runs", f.runs},
+         {"points", s.n_points}, {"fitted", s.ok},         {"message", s.message}};
     if (s.ok) {
       jf["E"] = s.E, jf["A"] = s.A, jf["B"] = s.B, jf["alpha"] = s.alpha, jf["beta"] = s.beta;
-      jf["ci"] = J{{"level", rep.options.fit_options.ci_level}, {"E", to_json_ci(s.E_ci)},
-                   {"A", to_json_ci(s.A_ci)}, {"B", to_json_ci(s.B_ci)},
-                   {"alpha", to_json_ci(s.alpha_ci)}, {"beta", to_json_ci(s.beta_ci)}};
+      jf["ci"] = J{{"level", rep.options.fit_options.ci_level},
+                   {"E", to_json_ci(s.E_ci)},
+                   {"A", to_json_ci(s.A_ci)},
+                   {"B", to_json_ci(s.B_ci)},
+                   {"alpha", to_json_ci(s.alpha_ci)},
+                   {"beta", to_json_ci(s.beta_ci)}};
       jf["rmse_log"] = s.rmse_log, jf["max_abs_residual"] = s.max_abs_residual;
       jf["bootstrap_ok"] = s.bootstrap_ok;
       jf["n_opt_exponent"] = jnum(s.beta / (s.alpha + s.beta));

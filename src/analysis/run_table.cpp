@@ -12,10 +12,14 @@ namespace tinyfront {
 
 const char* to_string(CostAxis c) {
   switch (c) {
-    case CostAxis::flops_study: return "flops_study";
-    case CostAxis::flops_kaplan: return "flops_kaplan";
-    case CostAxis::flops_exact: return "flops_exact";
-    case CostAxis::params: return "params";
+    case CostAxis::flops_study:
+      return "flops_study";
+    case CostAxis::flops_kaplan:
+      return "flops_kaplan";
+    case CostAxis::flops_exact:
+      return "flops_exact";
+    case CostAxis::params:
+      return "params";
   }
   return "?";
 }
@@ -31,10 +35,14 @@ bool parse_enum(const std::string& s, CostAxis& out) {
 
 double run_cost(const TrainResult& r, CostAxis c) {
   switch (c) {
-    case CostAxis::flops_study: return r.flops_study;
-    case CostAxis::flops_kaplan: return r.flops_kaplan;
-    case CostAxis::flops_exact: return r.flops_exact;
-    case CostAxis::params: return double(r.params);
+    case CostAxis::flops_study:
+      return r.flops_study;
+    case CostAxis::flops_kaplan:
+      return r.flops_kaplan;
+    case CostAxis::flops_exact:
+      return r.flops_exact;
+    case CostAxis::params:
+      return double(r.params);
   }
   return 0;
 }
@@ -48,9 +56,15 @@ void IgnoredRuns::count(const RunRecord& r) {
     case RunStatus::done:
       if (!std::isfinite(r.result.test_nll)) ++nonfinite_nll;
       break;
-    case RunStatus::failed: ++failed; break;
-    case RunStatus::diverged: ++diverged; break;
-    default: ++other; break;
+    case RunStatus::failed:
+      ++failed;
+      break;
+    case RunStatus::diverged:
+      ++diverged;
+      break;
+    default:
+      ++other;
+      break;
   }
 }
 
@@ -100,10 +114,18 @@ void put(std::string& out, uint64_t v) {
   auto r = std::to_chars(buf, buf + sizeof buf, v);
   out.append(buf, r.ptr);
 }
-void put(std::string& out, int v) { put(out, int64_t(v)); }
-void put(std::string& out, bool v) { out += v ? "true" : "false"; }
-void put(std::string& out, const std::string& v) { out += v; }
-void put(std::string& out, const char* v) { out += v; }
+void put(std::string& out, int v) {
+  put(out, int64_t(v));
+}
+void put(std::string& out, bool v) {
+  out += v ? "true" : "false";
+}
+void put(std::string& out, const std::string& v) {
+  out += v;
+}
+void put(std::string& out, const char* v) {
+  out += v;
+}
 template <class T>
 void put(std::string& out, const std::vector<T>& v) {
   out += '[';
@@ -119,8 +141,10 @@ struct FieldReader {
   void (*render)(const RunConfig& n, std::string& out);  // n is normalised
 };
 
-#define TF_FIELD(NAME, EXPR) \
-  FieldReader { NAME, [](const RunConfig& n, std::string& out) { put(out, EXPR); } }
+#define TF_FIELD(NAME, EXPR)                                           \
+  FieldReader {                                                        \
+    NAME, [](const RunConfig& n, std::string& out) { put(out, EXPR); } \
+  }
 
 const std::vector<FieldReader>& field_readers() {
   static const std::vector<FieldReader> readers{

@@ -90,7 +90,8 @@ ScalingFit fit_scaling_law(const std::vector<double>& N, const std::vector<doubl
       keep.push_back(i);
   std::ostringstream notes;
   if (keep.size() < N.size())
-    notes << (N.size() - keep.size()) << " points with non-positive or non-finite N, D or L left out. ";
+    notes << (N.size() - keep.size())
+          << " points with non-positive or non-finite N, D or L left out. ";
   fit.n_points = int(keep.size());
 
   std::set<std::pair<double, double>> distinct_points;
@@ -110,8 +111,8 @@ ScalingFit fit_scaling_law(const std::vector<double>& N, const std::vector<doubl
   }
   if (distinct_N.size() < 3 || distinct_D.size() < 3) {
     std::ostringstream m;
-    m << notes.str() << "not fitted: " << distinct_N.size() << " distinct N and " << distinct_D.size()
-      << " distinct D; each power law needs at least 3 values of its variable";
+    m << notes.str() << "not fitted: " << distinct_N.size() << " distinct N and "
+      << distinct_D.size() << " distinct D; each power law needs at least 3 values of its variable";
     fit.message = m.str();
     return fit;
   }
@@ -179,7 +180,8 @@ ScalingFit fit_scaling_law(const std::vector<double>& N, const std::vector<doubl
   fit.rmse_log = std::sqrt(r.square().mean());
   fit.max_abs_residual = r.abs().maxCoeff();
   if (fit.alpha <= 0 || fit.beta <= 0)
-    notes << "alpha or beta is not positive: loss does not fall with that variable over this data. ";
+    notes
+        << "alpha or beta is not positive: loss does not fall with that variable over this data. ";
   fit.seconds_fit = seconds_since(t0);
 
   // Bootstrap: resample points with replacement (as multiplicities), refit from the optimum.
@@ -202,9 +204,12 @@ ScalingFit fit_scaling_law(const std::vector<double>& N, const std::vector<doubl
     }
     fit.bootstrap_ok = int(sE.size());
     const double lo = (1 - options.ci_level) / 2, hi = 1 - lo;
-    auto interval = [&](const std::vector<double>& v) { return Interval{quantile(v, lo), quantile(v, hi)}; };
+    auto interval = [&](const std::vector<double>& v) {
+      return Interval{quantile(v, lo), quantile(v, hi)};
+    };
     fit.E_ci = interval(sE), fit.A_ci = interval(sA), fit.B_ci = interval(sB);
-    fit.alpha_ci = interval(sAlpha), fit.beta_ci = interval(sBeta), fit.n_exponent_ci = interval(sExp);
+    fit.alpha_ci = interval(sAlpha), fit.beta_ci = interval(sBeta),
+    fit.n_exponent_ci = interval(sExp);
     if (fit.bootstrap_ok < options.bootstrap_reps)
       notes << (options.bootstrap_reps - fit.bootstrap_ok) << " of " << options.bootstrap_reps
             << " bootstrap replicates failed. ";

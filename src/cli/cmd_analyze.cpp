@@ -46,8 +46,9 @@ Command add_analyze(CLI::App& app) {
     }
     AnalysisOptions ao;
     if (!parse_enum(opt->convention, ao.main_convention))
-      throw tinyfront::Error("--convention: expected flops_study, flops_kaplan or flops_exact, got " +
-                  opt->convention);
+      throw tinyfront::Error(
+          "--convention: expected flops_study, flops_kaplan or flops_exact, got " +
+          opt->convention);
     ao.fit = !opt->no_fit;
     AnalysisReport rep = analyze_runs(records, ao);
     write_report(rep, opt->out);
@@ -59,15 +60,15 @@ Command add_analyze(CLI::App& app) {
         // Debian's matplotlib lives with /usr/bin/python3; a python3 earlier on PATH (pyenv,
         // a virtualenv) may lack it. TINYFRONT_PYTHON chooses explicitly.
         const char* env_python = std::getenv("TINYFRONT_PYTHON");
-        std::string python = env_python                          ? env_python
+        std::string python = env_python                       ? env_python
                              : fs::exists("/usr/bin/python3") ? "/usr/bin/python3"
                                                               : "python3";
-        std::string cmd = python + " '" + script + "' '" + opt->out + "'" +
-                          (opt->json ? " >/dev/null" : "");
+        std::string cmd =
+            python + " '" + script + "' '" + opt->out + "'" + (opt->json ? " >/dev/null" : "");
         plot_status = std::system(cmd.c_str());
         if (plot_status != 0)
-          std::fprintf(stderr, "warning: plotting failed (%s); the tables are in %s\n",
-                       cmd.c_str(), opt->out.c_str());
+          std::fprintf(stderr, "warning: plotting failed (%s); the tables are in %s\n", cmd.c_str(),
+                       opt->out.c_str());
       }
     }
     if (opt->json) {

@@ -42,7 +42,8 @@ Command add_bench(CLI::App& app) {
   sub->add_option("--seconds", opt->seconds, "Timed seconds per model and thread count")
       ->capture_default_str();
   sub->add_flag("--quick", opt->quick, "A few steps per model (a second or two; for CI)");
-  sub->add_flag("--json", opt->json, "Print the report as JSON on stdout (the table goes to stderr)");
+  sub->add_flag("--json", opt->json,
+                "Print the report as JSON on stdout (the table goes to stderr)");
   sub->add_option("--json-out", opt->json_out, "Also write the JSON report to this file");
   return [opt]() -> int {
     BenchOptions b;

@@ -105,10 +105,10 @@ Command add_plan(CLI::App& app) {
       j["estimated_wall_hours"] = wall_hours;
       auto& a = j["by_arch"];
       for (auto& [name, g] : by_arch)
-        a[name] = {{"runs", g.runs},         {"params_min", g.params_min},
-                   {"params_max", g.params_max}, {"flops_study", g.study},
-                   {"flops_kaplan", g.kaplan}, {"flops_exact", g.exact},
-                   {"cpu_hours", g.hours}};
+        a[name] = {
+            {"runs", g.runs},         {"params_min", g.params_min}, {"params_max", g.params_max},
+            {"flops_study", g.study}, {"flops_kaplan", g.kaplan},   {"flops_exact", g.exact},
+            {"cpu_hours", g.hours}};
       j["limits_exceeded"] = over;
       j["list"] = list;
       std::cout << j.dump() << "\n";
@@ -130,9 +130,8 @@ Command add_plan(CLI::App& app) {
           std::printf("  %s %-11s params %9lld  tokens %11lld  FLOPs %.3e  %s  ~%.1fs\n",
                       x["run_id"].get<std::string>().c_str(), x["arch"].get<std::string>().c_str(),
                       (long long)x["params"].get<int64_t>(),
-                      (long long)x["train_tokens"].get<int64_t>(),
-                      x["flops_study"].get<double>(), x["budget"].get<std::string>().c_str(),
-                      x["estimated_seconds"].get<double>());
+                      (long long)x["train_tokens"].get<int64_t>(), x["flops_study"].get<double>(),
+                      x["budget"].get<std::string>().c_str(), x["estimated_seconds"].get<double>());
       for (auto& o : over) std::printf("LIMIT EXCEEDED: %s\n", o.c_str());
     }
     return over.empty() ? 0 : 3;

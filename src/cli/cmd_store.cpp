@@ -63,9 +63,10 @@ Command add_status(CLI::App& app) {
       for (auto& [s, n] : counts)
         if (n) std::printf("  %-10s %d\n", s.c_str(), n);
       if (!in_flight.empty())
-        std::printf("  %zu runs have checkpoints (running or interrupted): resume with the same "
-                    "sweep command\n",
-                    in_flight.size());
+        std::printf(
+            "  %zu runs have checkpoints (running or interrupted): resume with the same "
+            "sweep command\n",
+            in_flight.size());
       if (std::isfinite(best)) std::printf("  best test NLL %.4f\n", best);
       std::printf("  %.1f run-seconds of training recorded\n", wall);
     }
@@ -79,8 +80,8 @@ Command add_merge(CLI::App& app) {
     std::string out;
   };
   auto opt = std::make_shared<Opt>();
-  CLI::App* sub = app.add_subcommand(
-      "merge", "Join results files of the same spec (shards) into a new file");
+  CLI::App* sub =
+      app.add_subcommand("merge", "Join results files of the same spec (shards) into a new file");
   sub->add_option("inputs", opt->inputs, "Results files")->required()->expected(1, -1);
   sub->add_option("-o,--out", opt->out, "The merged file (must not exist)")->required();
   return [opt]() -> int {

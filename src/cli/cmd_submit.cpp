@@ -66,8 +66,10 @@ long parse_slurm_time(const std::string& t) {
   static const std::regex re(R"(^(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?$)");
   std::smatch m;
   if (!std::regex_match(t, m, re))
-    throw option_error("--time", "expected minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS, "
-                                 "got '" + t + "'");
+    throw option_error("--time",
+                       "expected minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS, "
+                       "got '" +
+                           t + "'");
   auto num = [&](int i) { return m[i].matched ? std::stol(m[i].str()) : 0L; };
   long secs;
   if (m[1].matched) {  // days-hours[:minutes[:seconds]]
@@ -131,8 +133,10 @@ std::string fill_template(const std::string& text, const std::map<std::string, V
       any = true;
       if (!v->second.text.empty()) all_empty = false;
       result += line.substr(last, size_t(it->position()) - last);
-      if (sbatch || v->second.words) result += v->second.text;
-      else result += v->second.text.empty() ? "''" : shell_quote(v->second.text);
+      if (sbatch || v->second.words)
+        result += v->second.text;
+      else
+        result += v->second.text.empty() ? "''" : shell_quote(v->second.text);
       last = size_t(it->position() + it->length());
     }
     result += line.substr(last);
@@ -195,8 +199,10 @@ Captured run_capture(const std::vector<std::string>& argv) {
                                  std::tuple<int, bool*, std::string*>{pe[0], &open_e, &c.err}}) {
       if (!*open || !FD_ISSET(fd, &fds)) continue;
       ssize_t n = read(fd, buf.data(), buf.size());
-      if (n <= 0) *open = false;
-      else dst->append(buf.data(), size_t(n));
+      if (n <= 0)
+        *open = false;
+      else
+        dst->append(buf.data(), size_t(n));
     }
   }
   close(po[0]), close(pe[0]);
@@ -220,8 +226,9 @@ std::string shard_path(const std::string& prefix, int i, int n) {
 Command add_submit(CLI::App& app) {
   auto opt = std::make_shared<SubmitOptions>();
   CLI::App* sub = app.add_subcommand(
-      "submit", "Write a Slurm batch script for a sweep (checkpointed, requeued at the time "
-                "limit) and submit it with sbatch");
+      "submit",
+      "Write a Slurm batch script for a sweep (checkpointed, requeued at the time "
+      "limit) and submit it with sbatch");
   sub->add_option("spec", opt->spec, "Sweep spec (TOML), validated before anything is submitted")
       ->required();
   sub->add_option("--set", opt->sets, "Override passed to the sweep: section.key=value");
@@ -277,17 +284,20 @@ Command add_submit(CLI::App& app) {
     const long limit = parse_slurm_time(opt->time);
     int signal_seconds = opt->signal_seconds;
     if (signal_seconds < 0) {
-      if (limit < 0) signal_seconds = 300;
+      if (limit < 0)
+        signal_seconds = 300;
       else if (limit <= 60)
         throw option_error("--time", "a time limit of " + std::to_string(limit) +
                                          " s leaves no time to checkpoint: give --signal-seconds "
                                          "or a longer --time");
-      else signal_seconds = int(std::min<long>(300, std::max<long>(60, limit / 4)));
+      else
+        signal_seconds = int(std::min<long>(300, std::max<long>(60, limit / 4)));
     }
     if (limit >= 0 && signal_seconds >= limit)
-      throw option_error("--signal-seconds",
-                         std::to_string(signal_seconds) + " s is not shorter than the time "
-                         "limit (" + std::to_string(limit) + " s)");
+      throw option_error("--signal-seconds", std::to_string(signal_seconds) +
+                                                 " s is not shorter than the time "
+                                                 "limit (" +
+                                                 std::to_string(limit) + " s)");
     if (signal_seconds > 65535)
       throw option_error("--signal-seconds", "at most 65535 (a Slurm limit)");
     if (opt->shards > 4096) throw option_error("--shards", "at most 4096");
@@ -317,16 +327,21 @@ Command add_submit(CLI::App& app) {
           std::snprintf(buf, sizeof buf, "total %s FLOPs %.3g exceed sweep.max_total_flops %.3g",
                         to_string(S.flops_convention), total, S.max_total_flops);
         else if (S.max_run_flops > 0 && largest > S.max_run_flops)
-          std::snprintf(buf, sizeof buf, "largest run's %s FLOPs %.3g exceed sweep.max_run_flops "
-                        "%.3g", to_string(S.flops_convention), largest, S.max_run_flops);
+          std::snprintf(buf, sizeof buf,
+                        "largest run's %s FLOPs %.3g exceed sweep.max_run_flops "
+                        "%.3g",
+                        to_string(S.flops_convention), largest, S.max_run_flops);
         else if (S.max_hours > 0 && hours / workers > S.max_hours)
-          std::snprintf(buf, sizeof buf, "estimated %.2f hours on %d workers exceed "
-                        "sweep.max_hours %.2f", hours / workers, workers, S.max_hours);
+          std::snprintf(buf, sizeof buf,
+                        "estimated %.2f hours on %d workers exceed "
+                        "sweep.max_hours %.2f",
+                        hours / workers, workers, S.max_hours);
         if (buf[0])
-          throw SpecError({{opt->spec, 0, 0, "sweep",
-                            std::string(buf) + (opt->shards > 1 ? " in shard " +
-                                                std::to_string(i) : std::string()) +
-                                " (--ignore-limits to submit anyway)"}});
+          throw SpecError(
+              {{opt->spec, 0, 0, "sweep",
+                std::string(buf) +
+                    (opt->shards > 1 ? " in shard " + std::to_string(i) : std::string()) +
+                    " (--ignore-limits to submit anyway)"}});
       }
     }
 
@@ -336,8 +351,8 @@ Command add_submit(CLI::App& app) {
     if (out_abs.extension() != ".h5")
       throw option_error("--out", "the results file must end in .h5, got '" + out + "'");
     if (!fs::is_directory(out_abs.parent_path()))
-      throw option_error("--out", "directory " + out_abs.parent_path().string() +
-                                      " does not exist");
+      throw option_error("--out",
+                         "directory " + out_abs.parent_path().string() + " does not exist");
     const std::string prefix = (out_abs.parent_path() / out_abs.stem()).string();
     const bool array = opt->shards > 1;
     std::string tpl = opt->template_path;
@@ -347,8 +362,10 @@ Command add_submit(CLI::App& app) {
     const std::string tpl_text = read_text(tpl);
     if (array && tpl_text.find("{{ARRAY}}") == std::string::npos &&
         tpl_text.find("--array") == std::string::npos)
-      throw option_error("--template", tpl + " is not a job-array template (no --array), but "
-                                             "--shards is " + std::to_string(opt->shards));
+      throw option_error("--template", tpl +
+                                           " is not a job-array template (no --array), but "
+                                           "--shards is " +
+                                           std::to_string(opt->shards));
     const std::string script = prefix + (array ? ".array.sbatch" : ".sbatch");
     const std::string log = prefix + (array ? "-%A_%a.out" : "-%j.out");
     std::string job_name = opt->job_name.empty() ? spec.settings.name : opt->job_name;
@@ -397,7 +414,8 @@ Command add_submit(CLI::App& app) {
     std::vector<std::string> outputs;
     if (array)
       for (int i = 0; i < opt->shards; ++i) outputs.push_back(shard_path(prefix, i, opt->shards));
-    else outputs.push_back(out_abs.string());
+    else
+      outputs.push_back(out_abs.string());
     int resuming = 0;
     for (auto& o : outputs) resuming += fs::exists(o);
 
@@ -411,8 +429,8 @@ Command add_submit(CLI::App& app) {
       if (c.code == 127)
         throw Error("sbatch not found (is Slurm installed and in PATH?): " + trim(c.err));
       if (c.code != 0)
-        throw Error("sbatch failed (exit " + std::to_string(c.code) + "): " +
-                    trim(c.err + c.out) + "\n  batch script: " + script);
+        throw Error("sbatch failed (exit " + std::to_string(c.code) + "): " + trim(c.err + c.out) +
+                    "\n  batch script: " + script);
       // --parsable prints "jobid" or "jobid;cluster" as its last line.
       std::istringstream lines(c.out);
       std::string l;
@@ -452,8 +470,9 @@ Command add_submit(CLI::App& app) {
       if (array) j["merge"] = merge_cmd;
       std::cout << j.dump() << "\n";
     } else {
-      std::fprintf(stderr, "sweep %s: %zu runs, %d ranks x %d threads, time limit %s, SIGUSR1 %d s "
-                           "before, launcher %s\n",
+      std::fprintf(stderr,
+                   "sweep %s: %zu runs, %d ranks x %d threads, time limit %s, SIGUSR1 %d s "
+                   "before, launcher %s\n",
                    spec.settings.name.c_str(), spec.runs.size(), opt->nodes * opt->ntasks_per_node,
                    cpus, opt->time.c_str(), signal_seconds, opt->launcher.c_str());
       if (array) {
@@ -467,8 +486,10 @@ Command add_submit(CLI::App& app) {
                      resuming ? " (exists: the job resumes it)" : "");
       }
       std::fprintf(stderr, "batch script: %s\nlog: %s\n", script.c_str(), log.c_str());
-      if (opt->dry_run) std::fprintf(stderr, "dry run, not submitted: %s\n", sbatch_cmd.c_str());
-      else std::printf("%s\n", job_id.c_str());
+      if (opt->dry_run)
+        std::fprintf(stderr, "dry run, not submitted: %s\n", sbatch_cmd.c_str());
+      else
+        std::printf("%s\n", job_id.c_str());
     }
     return 0;
   };

@@ -140,7 +140,8 @@ Command add_sweep(CLI::App& app) {
           over.push_back(buf);
         }
         if (spec.settings.max_run_flops > 0 && largest > spec.settings.max_run_flops) {
-          std::snprintf(buf, sizeof buf, "largest run's %s FLOPs %.3g exceed sweep.max_run_flops %.3g",
+          std::snprintf(buf, sizeof buf,
+                        "largest run's %s FLOPs %.3g exceed sweep.max_run_flops %.3g",
                         to_string(conv), largest, spec.settings.max_run_flops);
           over.push_back(buf);
         }
@@ -183,8 +184,10 @@ Command add_sweep(CLI::App& app) {
             bool skip = it != stored.end() &&
                         (it->second == RunStatus::done || it->second == RunStatus::diverged ||
                          (it->second == RunStatus::failed && !opt->retry_failed));
-            if (skip) ++skipped;
-            else todo.push_back(r);
+            if (skip)
+              ++skipped;
+            else
+              todo.push_back(r);
           }
           if (skipped && !opt->quiet)
             std::fprintf(stderr, "[%s] resuming %s: %d of %zu runs already recorded, %zu to run\n",

@@ -85,13 +85,12 @@ Command add_train(CLI::App& app) {
                   (long long)r.params_non_embedding);
       std::printf("tokens     %lld training window tokens, %lld predicted\n",
                   (long long)r.train_tokens, (long long)r.train_targets);
-      std::printf("FLOPs      %.4g (study 2*P*tokens)  %.4g (6*N*D)  %.4g (exact)\n",
-                  r.flops_study, r.flops_kaplan, r.flops_exact);
+      std::printf("FLOPs      %.4g (study 2*P*tokens)  %.4g (6*N*D)  %.4g (exact)\n", r.flops_study,
+                  r.flops_kaplan, r.flops_exact);
       std::printf("val NLL    %.4f nats/token (best, step %lld)\n", r.best_val_nll,
                   (long long)r.best_val_step);
       std::printf("test NLL   %.4f nats/token  (ppl %.3f%s)\n", r.test_nll, r.test_ppl,
-                  r.test_bpc > 0 ? (", " + std::to_string(r.test_bpc) + " bits/char").c_str()
-                                 : "");
+                  r.test_bpc > 0 ? (", " + std::to_string(r.test_bpc) + " bits/char").c_str() : "");
       std::printf("wall time  %.2f s  (%.0f tokens/s)\n", r.wall_seconds, r.tokens_per_second);
     }
     return r.status == RunStatus::done ? 0 : 1;

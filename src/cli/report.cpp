@@ -30,9 +30,9 @@ std::string model_label(const RunConfig& c) {
       break;
     }
     default:
-      std::snprintf(buf, sizeof buf, "%s L=%d H=%d d=%d ff=%d T=%d %s %s-LN",
-                    to_string(m.arch), m.blocks(), m.heads, m.d_model, m.ff, m.context,
-                    to_string(m.positions), to_string(m.norm));
+      std::snprintf(buf, sizeof buf, "%s L=%d H=%d d=%d ff=%d T=%d %s %s-LN", to_string(m.arch),
+                    m.blocks(), m.heads, m.d_model, m.ff, m.context, to_string(m.positions),
+                    to_string(m.norm));
   }
   return buf;
 }
@@ -57,7 +57,8 @@ void print_results_table(std::ostream& out, const std::vector<RunRecord>& record
   std::vector<const RunRecord*> rows;
   for (auto& [k, r] : best) rows.push_back(r);
   std::sort(rows.begin(), rows.end(), [](auto* a, auto* b) {
-    if (a->config.data.name != b->config.data.name) return a->config.data.name < b->config.data.name;
+    if (a->config.data.name != b->config.data.name)
+      return a->config.data.name < b->config.data.name;
     return a->result.flops_study < b->result.flops_study;
   });
   // Frontier per dataset: no cheaper (study FLOPs) model has a lower NLL.
@@ -89,8 +90,7 @@ void print_results_table(std::ostream& out, const std::vector<RunRecord>& record
   out << line;
 }
 
-nlohmann::ordered_json summary_json(const std::vector<RunRecord>& records,
-                                    const SweepOutcome& o) {
+nlohmann::ordered_json summary_json(const std::vector<RunRecord>& records, const SweepOutcome& o) {
   nlohmann::ordered_json j;
   j["runs_scheduled"] = o.total;
   j["done"] = o.done;

@@ -13,11 +13,16 @@ namespace fs = std::filesystem;
 
 namespace tinyfront {
 
-const char* to_string(TokenizerKind k) { return k == TokenizerKind::chars ? "chars" : "words"; }
+const char* to_string(TokenizerKind k) {
+  return k == TokenizerKind::chars ? "chars" : "words";
+}
 bool parse_enum(const std::string& s, TokenizerKind& out) {
-  if (s == "chars") out = TokenizerKind::chars;
-  else if (s == "words") out = TokenizerKind::words;
-  else return false;
+  if (s == "chars")
+    out = TokenizerKind::chars;
+  else if (s == "words")
+    out = TokenizerKind::words;
+  else
+    return false;
   return true;
 }
 
@@ -105,7 +110,10 @@ Corpus load_corpus(const DataConfig& cfg, const std::string& base_dir) {
   }
   for (int i = 0; i < 3; ++i)
     if (parts[i].empty())
-      throw Error("data.path: " + p + ": the " + std::string(i == 0 ? "train" : i == 1 ? "valid" : "test") +
+      throw Error("data.path: " + p + ": the " +
+                  std::string(i == 0   ? "train"
+                              : i == 1 ? "valid"
+                                       : "test") +
                   " split is empty");
   c.train_chars = int64_t(parts[0].size());
   c.valid_chars = int64_t(parts[1].size());
@@ -151,7 +159,8 @@ Corpus load_corpus(const DataConfig& cfg, const std::string& base_dir) {
         } else {  // out of vocabulary -> <unk> (added on first need)
           if (unk < 0) {
             auto u = id_of.find("<unk>");
-            if (u != id_of.end()) unk = u->second;
+            if (u != id_of.end())
+              unk = u->second;
             else {
               unk = int32_t(c.vocab.tokens.size());
               c.vocab.tokens.push_back("<unk>");

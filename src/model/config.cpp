@@ -16,25 +16,40 @@ bool lookup(const std::string& s, E& out, const char* const (&names)[N], const E
 
 const char* to_string(Arch a) {
   switch (a) {
-    case Arch::linear: return "linear";
-    case Arch::mlp: return "mlp";
-    case Arch::attention: return "attention";
-    case Arch::transformer: return "transformer";
+    case Arch::linear:
+      return "linear";
+    case Arch::mlp:
+      return "mlp";
+    case Arch::attention:
+      return "attention";
+    case Arch::transformer:
+      return "transformer";
   }
   return "?";
 }
 const char* to_string(Positions p) {
   switch (p) {
-    case Positions::learned: return "learned";
-    case Positions::rope: return "rope";
-    case Positions::none: return "none";
+    case Positions::learned:
+      return "learned";
+    case Positions::rope:
+      return "rope";
+    case Positions::none:
+      return "none";
   }
   return "?";
 }
-const char* to_string(RopeStyle s) { return s == RopeStyle::halves ? "halves" : "interleaved"; }
-const char* to_string(Norm n) { return n == Norm::post ? "post" : "pre"; }
-const char* to_string(Activation a) { return a == Activation::relu ? "relu" : "gelu"; }
-const char* to_string(Protocol p) { return p == Protocol::paper ? "paper" : "causal"; }
+const char* to_string(RopeStyle s) {
+  return s == RopeStyle::halves ? "halves" : "interleaved";
+}
+const char* to_string(Norm n) {
+  return n == Norm::post ? "post" : "pre";
+}
+const char* to_string(Activation a) {
+  return a == Activation::relu ? "relu" : "gelu";
+}
+const char* to_string(Protocol p) {
+  return p == Protocol::paper ? "paper" : "causal";
+}
 
 bool parse_enum(const std::string& s, Arch& out) {
   return lookup(s, out, {"linear", "mlp", "attention", "transformer"},

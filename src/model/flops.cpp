@@ -36,8 +36,10 @@ struct Count {
   void layernorm(double n) { elementwise(n, 8, 16); }
   void residual(double n) { elementwise(n, 1, 1); }
   void activation(double n, Activation a) {
-    if (a == Activation::relu) elementwise(n, 1, 1);
-    else elementwise(n, 5, 11);
+    if (a == Activation::relu)
+      elementwise(n, 1, 1);
+    else
+      elementwise(n, 5, 11);
   }
   void softmax(double n) { elementwise(n, 6, 5); }
 };
@@ -89,7 +91,7 @@ Count count(const ModelConfig& cfg, Protocol protocol) {
       for (int l = 0; l < cfg.blocks(); ++l) {
         const bool last_only = protocol == Protocol::paper && l == cfg.blocks() - 1;
         const double rows = last_only ? 1 : T;  // rows after attention
-        if (pre) k.layernorm(T * C);             // ln1 on every position (it feeds k and v)
+        if (pre) k.layernorm(T * C);            // ln1 on every position (it feeds k and v)
         if (!last_only) {
           k.linear(T, C, 3 * C);
           if (rope) k.elementwise(T * 2 * C, 3, 3);

@@ -21,8 +21,8 @@ using Strided = Eigen::Map<RowMat<S>, 0, Eigen::OuterStride<>>;
 
 // SIMD through Eigen's packet primitives (the building blocks of its own kernels), at the widest
 // packet of the machine: 16 floats with AVX-512, 8 with AVX, 4 with SSE.
-using Eigen::internal::pmadd;
 using Eigen::internal::ploadu;
+using Eigen::internal::pmadd;
 using Eigen::internal::pset1;
 using Eigen::internal::pstoreu;
 template <typename S>
@@ -96,8 +96,7 @@ void exp_inplace(S* x, int n, S scale, S shift) {
   constexpr int W = kPacket<S>;
   const P ps = pset1<P>(scale), pb = pset1<P>(-shift);
   int i = 0;
-  for (; i + W <= n; i += W)
-    pstoreu(x + i, Eigen::internal::pexp(pmadd(ploadu<P>(x + i), ps, pb)));
+  for (; i + W <= n; i += W) pstoreu(x + i, Eigen::internal::pexp(pmadd(ploadu<P>(x + i), ps, pb)));
   if (i < n) {
     S tmp[W] = {};
     std::copy(x + i, x + n, tmp);
@@ -129,13 +128,19 @@ void gemm(S* C, long ldc, const S* A, long lda, bool transA, const S* B, long ld
   CStrided<S> Am(A, transA ? K : M, transA ? M : K, Eigen::OuterStride<>(lda));
   CStrided<S> Bm(B, transB ? N : K, transB ? K : N, Eigen::OuterStride<>(ldb));
   auto run = [&](const auto& a, const auto& b) {
-    if (accumulate) Cm.noalias() += a * b;
-    else Cm.noalias() = a * b;
+    if (accumulate)
+      Cm.noalias() += a * b;
+    else
+      Cm.noalias() = a * b;
   };
-  if (!transA && !transB) run(Am, Bm);
-  else if (!transA) run(Am, Bm.transpose());
-  else if (!transB) run(Am.transpose(), Bm);
-  else run(Am.transpose(), Bm.transpose());
+  if (!transA && !transB)
+    run(Am, Bm);
+  else if (!transA)
+    run(Am, Bm.transpose());
+  else if (!transB)
+    run(Am.transpose(), Bm);
+  else
+    run(Am.transpose(), Bm.transpose());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -184,12 +189,13 @@ void linear_forward_par(S* out, const S* inp, const S* W, const S* b, int N, int
     int lo, hi;
     if (N >= OC) {  // split rows
       split(N, parts, me, 1, lo, hi);
-      linear_forward(out + (long)lo * OC, inp + (long)lo * IC, W, b, (const S*)nullptr, hi - lo,
-                     IC, OC);
+      linear_forward(out + (long)lo * OC, inp + (long)lo * IC, W, b, (const S*)nullptr, hi - lo, IC,
+                     OC);
     } else {  // split output columns
       split(OC, parts, me, 16, lo, hi);
       if (b)
-        for (int n = 0; n < N; ++n) std::memcpy(out + (long)n * OC + lo, b + lo, sizeof(S) * (hi - lo));
+        for (int n = 0; n < N; ++n)
+          std::memcpy(out + (long)n * OC + lo, b + lo, sizeof(S) * (hi - lo));
       gemm(out + lo, OC, inp, IC, false, W + lo, OC, false, N, hi - lo, IC, b != nullptr);
     }
   }
@@ -415,8 +421,9 @@ namespace {
 constexpr int kRowBlock = 4;
 constexpr int kQueryBlock = 32;
 
-
-long round_up(long x, long m) { return (x + m - 1) / m * m; }
+long round_up(long x, long m) {
+  return (x + m - 1) / m * m;
+}
 
 // The SIMD path applies when the head size is 1, 2, 4 or 8 packets.
 template <typename S>
@@ -453,10 +460,17 @@ void rows_dot_cols(S* out, long ldo, const S* const* x, const S* yt, long ldy, i
   int u = 0;
   for (; u + 4 * W <= ncols; u += 4 * W) rows_dot_cols<S, 4>(out + u, ldo, x, yt + u, ldy, hd);
   switch ((ncols - u) / W) {
-    case 3: rows_dot_cols<S, 3>(out + u, ldo, x, yt + u, ldy, hd); break;
-    case 2: rows_dot_cols<S, 2>(out + u, ldo, x, yt + u, ldy, hd); break;
-    case 1: rows_dot_cols<S, 1>(out + u, ldo, x, yt + u, ldy, hd); break;
-    default: break;
+    case 3:
+      rows_dot_cols<S, 3>(out + u, ldo, x, yt + u, ldy, hd);
+      break;
+    case 2:
+      rows_dot_cols<S, 2>(out + u, ldo, x, yt + u, ldy, hd);
+      break;
+    case 1:
+      rows_dot_cols<S, 1>(out + u, ldo, x, yt + u, ldy, hd);
+      break;
+    default:
+      break;
   }
 }
 
@@ -545,9 +559,9 @@ template <typename S, int NP>
 void head_forward_simd(S* y, S* A, S* scratch, const S* q, const S* k, const S* v, long rs,
                        long ldy, int T, int hd, S scale) {
   const int Tp = int(round_up(T, kPacket<S>));
-  S* kt = scratch;                       // [hd, Tp]
-  S* srow = kt + (long)hd * Tp;          // [kRowBlock, Tp]
-  S* zeros = srow + kRowBlock * Tp;      // [Tp]
+  S* kt = scratch;                   // [hd, Tp]
+  S* srow = kt + (long)hd * Tp;      // [kRowBlock, Tp]
+  S* zeros = srow + kRowBlock * Tp;  // [Tp]
   std::fill(zeros, zeros + Tp, S(0));
   pack_transposed(kt, k, rs, T, Tp, hd);
   for (int t0 = 0; t0 < T; t0 += kRowBlock) {
@@ -579,11 +593,11 @@ template <typename S, int NP>
 void head_backward_simd(S* dq, S* dk, S* dv, S* scratch, const S* dy, long ldy, const S* A,
                         const S* q, const S* k, const S* v, long rs, int T, int hd, S scale) {
   const int Tp = int(round_up(T, kPacket<S>));
-  S* vt = scratch;                          // [hd, Tp]
-  S* srow = vt + (long)hd * Tp;             // [kRowBlock, Tp]
-  S* zeros = srow + kRowBlock * Tp;         // [Tp]
-  S* gk = zeros + Tp;                       // [T, hd]: dK and dV accumulate here, contiguous
-  S* gv = gk + (long)T * hd;                // (rows of dqkv are 3C apart: poor for the cache)
+  S* vt = scratch;                   // [hd, Tp]
+  S* srow = vt + (long)hd * Tp;      // [kRowBlock, Tp]
+  S* zeros = srow + kRowBlock * Tp;  // [Tp]
+  S* gk = zeros + Tp;                // [T, hd]: dK and dV accumulate here, contiguous
+  S* gv = gk + (long)T * hd;         // (rows of dqkv are 3C apart: poor for the cache)
   std::fill(zeros, zeros + Tp, S(0));
   std::fill(gk, gk + 2L * T * hd, S(0));
   pack_transposed(vt, v, rs, T, Tp, hd);
@@ -610,8 +624,8 @@ void head_backward_simd(S* dq, S* dk, S* dv, S* scratch, const S* dy, long ldy, 
       for (int u = t + 1; u < nu; ++u) d[u] = 0;
       w[r] = d, a[r] = ar, out[r] = dq + t * rs;
     }
-    rows_weighted_sum<S, NP>(out, w, k, rs, nu);        // dQ = dS K
-    rank_update<S, NP>(gk, gv, hd, w, a, qr, x, nu);    // dK = dS^T Q, dV = A^T dY
+    rows_weighted_sum<S, NP>(out, w, k, rs, nu);      // dQ = dS K
+    rank_update<S, NP>(gk, gv, hd, w, a, qr, x, nu);  // dK = dS^T Q, dV = A^T dY
   }
   for (int u = 0; u < T; ++u) {
     std::copy(gk + (long)u * hd, gk + (long)(u + 1) * hd, dk + u * rs);
@@ -677,11 +691,20 @@ void attention_forward(S* out, S* att, S* scratch, const S* qkv, int B, int T, i
       S* A = att + ((long)b * H + h) * T * T;
       S* y = out + (long)b * T * C + h * hd;
       switch (np) {
-        case 1: head_forward_simd<S, 1>(y, A, scratch, q, q + C, q + 2 * C, rs, C, T, hd, scale); break;
-        case 2: head_forward_simd<S, 2>(y, A, scratch, q, q + C, q + 2 * C, rs, C, T, hd, scale); break;
-        case 4: head_forward_simd<S, 4>(y, A, scratch, q, q + C, q + 2 * C, rs, C, T, hd, scale); break;
-        case 8: head_forward_simd<S, 8>(y, A, scratch, q, q + C, q + 2 * C, rs, C, T, hd, scale); break;
-        default: head_forward_gemm(y, A, q, q + C, q + 2 * C, rs, C, T, hd, scale);
+        case 1:
+          head_forward_simd<S, 1>(y, A, scratch, q, q + C, q + 2 * C, rs, C, T, hd, scale);
+          break;
+        case 2:
+          head_forward_simd<S, 2>(y, A, scratch, q, q + C, q + 2 * C, rs, C, T, hd, scale);
+          break;
+        case 4:
+          head_forward_simd<S, 4>(y, A, scratch, q, q + C, q + 2 * C, rs, C, T, hd, scale);
+          break;
+        case 8:
+          head_forward_simd<S, 8>(y, A, scratch, q, q + C, q + 2 * C, rs, C, T, hd, scale);
+          break;
+        default:
+          head_forward_gemm(y, A, q, q + C, q + 2 * C, rs, C, T, hd, scale);
       }
     }
 }
@@ -700,11 +723,20 @@ void attention_backward(S* dqkv, S* scratch, const S* dout, const S* att, const 
       const S* A = att + ((long)b * H + h) * T * T;
       const S* dy = dout + (long)b * T * C + h * hd;
       switch (np) {
-        case 1: head_backward_simd<S, 1>(dq, dk, dv, scratch, dy, C, A, q, k, v, rs, T, hd, scale); break;
-        case 2: head_backward_simd<S, 2>(dq, dk, dv, scratch, dy, C, A, q, k, v, rs, T, hd, scale); break;
-        case 4: head_backward_simd<S, 4>(dq, dk, dv, scratch, dy, C, A, q, k, v, rs, T, hd, scale); break;
-        case 8: head_backward_simd<S, 8>(dq, dk, dv, scratch, dy, C, A, q, k, v, rs, T, hd, scale); break;
-        default: head_backward_gemm(dq, dk, dv, scratch, dy, C, A, q, k, v, rs, T, hd, scale);
+        case 1:
+          head_backward_simd<S, 1>(dq, dk, dv, scratch, dy, C, A, q, k, v, rs, T, hd, scale);
+          break;
+        case 2:
+          head_backward_simd<S, 2>(dq, dk, dv, scratch, dy, C, A, q, k, v, rs, T, hd, scale);
+          break;
+        case 4:
+          head_backward_simd<S, 4>(dq, dk, dv, scratch, dy, C, A, q, k, v, rs, T, hd, scale);
+          break;
+        case 8:
+          head_backward_simd<S, 8>(dq, dk, dv, scratch, dy, C, A, q, k, v, rs, T, hd, scale);
+          break;
+        default:
+          head_backward_gemm(dq, dk, dv, scratch, dy, C, A, q, k, v, rs, T, hd, scale);
       }
     }
 }
@@ -732,8 +764,8 @@ void attention_last_forward(S* out, S* att, const S* q, const S* qkv, int B, int
 }
 
 template <typename S>
-void attention_last_backward(S* dq, S* dqkv, const S* dout, const S* att, const S* q,
-                             const S* qkv, int B, int T, int C, int H) {
+void attention_last_backward(S* dq, S* dqkv, const S* dout, const S* att, const S* q, const S* qkv,
+                             int B, int T, int C, int H) {
   const int hd = C / H;
   const S scale = S(1) / std::sqrt(S(hd));
   const long rs = 3L * C;
@@ -800,34 +832,33 @@ void dropout_forward(S* out, const S* inp, const S* mask, long n) {
 }
 
 // ---------------------------------------------------------------------------------------------
-#define TF_INSTANTIATE(S)                                                                        \
-  template void gemm<S>(S*, long, const S*, long, bool, const S*, long, bool, int, int, int,     \
-                        bool);                                                                   \
-  template void colsum_add<S>(S*, const S*, long, int, int);                                     \
-  template void linear_forward<S>(S*, const S*, const S*, const S*, const S*, int, int, int);    \
-  template void linear_backward<S>(S*, S*, S*, const S*, const S*, const S*, int, int, int,      \
-                                   Grad);                                                        \
-  template void linear_forward_par<S>(S*, const S*, const S*, const S*, int, int, int);          \
-  template void linear_backward_par<S>(S*, S*, S*, const S*, const S*, const S*, int, int, int,  \
-                                       Grad);                                                    \
-  template void embedding_forward<S>(S*, const int32_t*, const S*, const S*, int, int, int);     \
-  template void embedding_backward<S>(S*, S*, const S*, const int32_t*, int, int, int, int, int); \
-  template void layernorm_forward<S>(S*, S*, S*, const S*, const S*, const S*, int, int);        \
-  template void layernorm_backward<S>(S*, S*, S*, const S*, const S*, const S*, const S*,        \
-                                      const S*, int, int, Grad);                                 \
-  template void activation_forward<S>(S*, const S*, long, Activation);                           \
-  template void activation_backward<S>(S*, const S*, const S*, long, Activation, Grad);          \
-  template void rope_table<S>(S*, int, int, double);                                             \
-  template void rope_forward<S>(S*, long, int, int, int, int, int, const S*, RopeStyle);         \
-  template void rope_backward<S>(S*, long, int, int, int, int, int, const S*, RopeStyle);        \
-  template long attention_scratch_size<S>(int, int, int);                                        \
-  template void attention_forward<S>(S*, S*, S*, const S*, int, int, int, int);                  \
-  template void attention_backward<S>(S*, S*, const S*, const S*, const S*, int, int, int, int); \
-  template void attention_last_forward<S>(S*, S*, const S*, const S*, int, int, int, int);       \
-  template void attention_last_backward<S>(S*, S*, const S*, const S*, const S*, const S*, int,  \
-                                           int, int, int);                                       \
-  template void crossentropy_forward<S>(S*, S*, const S*, const int32_t*, int, int);             \
-  template void crossentropy_backward<S>(S*, const S*, const int32_t*, int, int, S);             \
+#define TF_INSTANTIATE(S)                                                                          \
+  template void gemm<S>(S*, long, const S*, long, bool, const S*, long, bool, int, int, int,       \
+                        bool);                                                                     \
+  template void colsum_add<S>(S*, const S*, long, int, int);                                       \
+  template void linear_forward<S>(S*, const S*, const S*, const S*, const S*, int, int, int);      \
+  template void linear_backward<S>(S*, S*, S*, const S*, const S*, const S*, int, int, int, Grad); \
+  template void linear_forward_par<S>(S*, const S*, const S*, const S*, int, int, int);            \
+  template void linear_backward_par<S>(S*, S*, S*, const S*, const S*, const S*, int, int, int,    \
+                                       Grad);                                                      \
+  template void embedding_forward<S>(S*, const int32_t*, const S*, const S*, int, int, int);       \
+  template void embedding_backward<S>(S*, S*, const S*, const int32_t*, int, int, int, int, int);  \
+  template void layernorm_forward<S>(S*, S*, S*, const S*, const S*, const S*, int, int);          \
+  template void layernorm_backward<S>(S*, S*, S*, const S*, const S*, const S*, const S*,          \
+                                      const S*, int, int, Grad);                                   \
+  template void activation_forward<S>(S*, const S*, long, Activation);                             \
+  template void activation_backward<S>(S*, const S*, const S*, long, Activation, Grad);            \
+  template void rope_table<S>(S*, int, int, double);                                               \
+  template void rope_forward<S>(S*, long, int, int, int, int, int, const S*, RopeStyle);           \
+  template void rope_backward<S>(S*, long, int, int, int, int, int, const S*, RopeStyle);          \
+  template long attention_scratch_size<S>(int, int, int);                                          \
+  template void attention_forward<S>(S*, S*, S*, const S*, int, int, int, int);                    \
+  template void attention_backward<S>(S*, S*, const S*, const S*, const S*, int, int, int, int);   \
+  template void attention_last_forward<S>(S*, S*, const S*, const S*, int, int, int, int);         \
+  template void attention_last_backward<S>(S*, S*, const S*, const S*, const S*, const S*, int,    \
+                                           int, int, int);                                         \
+  template void crossentropy_forward<S>(S*, S*, const S*, const int32_t*, int, int);               \
+  template void crossentropy_backward<S>(S*, const S*, const int32_t*, int, int, S);               \
   template void dropout_forward<S>(S*, const S*, const S*, long);
 
 TF_INSTANTIATE(float)

@@ -20,8 +20,8 @@ namespace {
 struct LayoutBuilder {
   std::vector<ParamTensor> tensors;
   long offset = 0;
-  void add(const std::string& name, int rows, int cols, bool embedding, bool decay,
-           ParamInit init, int fan_in = 0) {
+  void add(const std::string& name, int rows, int cols, bool embedding, bool decay, ParamInit init,
+           int fan_in = 0) {
     tensors.push_back({name, offset, rows, cols, embedding, decay, init, fan_in});
     offset += long(rows) * cols;
   }
@@ -267,8 +267,12 @@ void model_init(Model<S>& m, Rng& rng) {
         for (long i = 0; i < t.size(); ++i) p[i] = S((2 * rng.uniform() - 1) * bound);
         break;
       }
-      case ParamInit::one: std::fill(p, p + t.size(), S(1)); break;
-      case ParamInit::zero: std::fill(p, p + t.size(), S(0)); break;
+      case ParamInit::one:
+        std::fill(p, p + t.size(), S(1));
+        break;
+      case ParamInit::zero:
+        std::fill(p, p + t.size(), S(0));
+        break;
     }
   }
 }
@@ -375,8 +379,7 @@ void forward_tile(Model<S>& m, int b0, int nseq, bool drop, bool with_targets) {
       x = block_forward_tail(m, blk, o, r0, n, x, drop);
     } else {
       // Keys and values of every position (columns C..3C of qkv) ...
-      for (int r = 0; r < n; ++r)
-        std::memcpy(qkv + r * C3 + C, P + o.qkv_b + C, sizeof(S) * 2 * C);
+      for (int r = 0; r < n; ++r) std::memcpy(qkv + r * C3 + C, P + o.qkv_b + C, sizeof(S) * 2 * C);
       gemm(qkv + C, C3, a_in, C, false, P + o.qkv_w + C, C3, false, n, 2 * C, C, true);
       // ... and the query of the last one only, from every T-th row of the input.
       S* ql = blk.q_last.data() + long(b0) * C;
@@ -609,9 +612,9 @@ void backward_tile(Model<S>& m, int b0, int nseq, S* G, typename Model<S>::Works
   for (int l = L - 1; l >= 0; --l) {
     const auto& blk = m.blocks[l];
     const BlockOffsets o = block_offsets(m, l);
-    const S* x = (l == 0 ? m.emb.data()
-                         : (pre ? m.blocks[l - 1].res2.data() : m.blocks[l - 1].ln2.data())) +
-                 r0 * C;
+    const S* x =
+        (l == 0 ? m.emb.data() : (pre ? m.blocks[l - 1].res2.data() : m.blocks[l - 1].ln2.data())) +
+        r0 * C;
     const S* a_in = pre ? blk.ln1.data() + r0 * C : x;
     S* gq = w.g_qkv.data();
     if (!last_only(m, l)) {
@@ -645,7 +648,8 @@ void backward_tile(Model<S>& m, int b0, int nseq, S* G, typename Model<S>::Works
       // d a_in: keys and values of every row, plus the query at the last rows
       S* da = pre ? w.g_a.data() : gs;
       gemm(da, C, gq + C, C3, false, P + o.qkv_w + C, C3, true, n, C, 2 * C, false);
-      gemm(da + long(T - 1) * C, long(T) * C, dq, C, false, P + o.qkv_w, C3, true, nseq, C, C, true);
+      gemm(da + long(T - 1) * C, long(T) * C, dq, C, false, P + o.qkv_w, C3, true, nseq, C, C,
+           true);
       gemm(G + o.qkv_w + C, C3, a_in, C, true, gq + C, C3, false, C, 2 * C, n, true);
       gemm(G + o.qkv_w, C3, a_in + long(T - 1) * C, long(T) * C, true, dq, C, false, C, C, nseq,
            true);

@@ -18,9 +18,9 @@
 #include <thread>
 
 #include "tinyfront/mpi/protocol.hpp"
-#include "tinyfront/train/state_io.hpp"
 #include "tinyfront/store/record_json.hpp"
 #include "tinyfront/train/spec.hpp"
+#include "tinyfront/train/state_io.hpp"
 #include "tinyfront/util/error.hpp"
 
 namespace tinyfront {
@@ -33,7 +33,9 @@ namespace bmpi = boost::mpi;
 
 namespace {
 volatile std::sig_atomic_t g_stop = 0;
-extern "C" void on_stop_signal(int) { g_stop = 1; }
+extern "C" void on_stop_signal(int) {
+  g_stop = 1;
+}
 }  // namespace
 
 void install_stop_handlers() {
@@ -44,8 +46,12 @@ void install_stop_handlers() {
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGUSR1, &sa, nullptr);
 }
-bool stop_requested() { return g_stop != 0; }
-void request_stop() { g_stop = 1; }
+bool stop_requested() {
+  return g_stop != 0;
+}
+void request_stop() {
+  g_stop = 1;
+}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -57,7 +63,9 @@ double estimate_seconds(const RunConfig& cfg, const CorpusInfo& corpus, double f
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 double thread_cpu_seconds() {
   timespec ts;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
@@ -152,11 +160,10 @@ std::string describe(const RunConfig& c) {
   char buf[160];
   std::snprintf(buf, sizeof buf, "%s T=%d d=%d%s lr=%g", to_string(c.model.arch), c.model.context,
                 c.model.d_model,
-                c.model.is_attention_family()
-                    ? (" L=" + std::to_string(c.model.blocks()) + " H=" +
-                       std::to_string(c.model.heads))
-                          .c_str()
-                    : "",
+                c.model.is_attention_family() ? (" L=" + std::to_string(c.model.blocks()) +
+                                                 " H=" + std::to_string(c.model.heads))
+                                                    .c_str()
+                                              : "",
                 c.train.lr);
   return buf;
 }
@@ -176,16 +183,16 @@ struct Progress {
     const double elapsed = since(start);
     // ETA: the remaining estimated work, scaled by how estimates compared to reality so far.
     double eta = NAN;
-    if (est_finished > 0 && finished > 0)
-      eta = elapsed * (est_total - est_finished) / est_finished;
+    if (est_finished > 0 && finished > 0) eta = elapsed * (est_total - est_finished) / est_finished;
     std::string best_txt;
     for (auto& [ds, b] : best) {
       char buf[200];
       std::snprintf(buf, sizeof buf, " | best %s %.4f (%s)", ds.c_str(), b.first, b.second.c_str());
       best_txt += buf;
     }
-    std::fprintf(stderr, "[%s] %d/%d finished (%d failed, %d diverged) | %d running | %d left | "
-                         "elapsed %s | ETA %s%s\n",
+    std::fprintf(stderr,
+                 "[%s] %d/%d finished (%d failed, %d diverged) | %d running | %d left | "
+                 "elapsed %s | ETA %s%s\n",
                  name.c_str(), finished, total, outcome->failed, outcome->diverged, running,
                  total - finished - running, hms(elapsed).c_str(), hms(eta).c_str(),
                  best_txt.c_str());
@@ -195,10 +202,18 @@ struct Progress {
 
 void count(SweepOutcome& o, const RunRecord& r) {
   switch (r.result.status) {
-    case RunStatus::done: ++o.done; break;
-    case RunStatus::diverged: ++o.diverged; break;
-    case RunStatus::preempted: ++o.preempted; break;
-    default: ++o.failed; break;
+    case RunStatus::done:
+      ++o.done;
+      break;
+    case RunStatus::diverged:
+      ++o.diverged;
+      break;
+    case RunStatus::preempted:
+      ++o.preempted;
+      break;
+    default:
+      ++o.failed;
+      break;
   }
 }
 
@@ -254,8 +269,8 @@ SweepOutcome run_sweep(bmpi::communicator& world, const SweepSpec& spec,
   // Longest estimated run first: the tail of the sweep is then made of short runs.
   std::vector<double> est(runs.size());
   for (size_t i = 0; i < runs.size(); ++i)
-    est[i] = estimate_seconds(runs[i], spec.corpora.at(data_key(runs[i].data)),
-                              opt.flops_per_second);
+    est[i] =
+        estimate_seconds(runs[i], spec.corpora.at(data_key(runs[i].data)), opt.flops_per_second);
   std::vector<size_t> order(runs.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return est[a] > est[b]; });
@@ -321,8 +336,10 @@ SweepOutcome run_sweep(bmpi::communicator& world, const SweepSpec& spec,
     std::vector<Pending> outbox;
     static const int stop_payload = 0;
     auto post = [&](int dest, int tag, std::shared_ptr<RunMessage> msg) {
-      if (msg) outbox.push_back({world.isend(dest, tag, *msg), msg});
-      else outbox.push_back({world.isend(dest, tag, stop_payload), nullptr});
+      if (msg)
+        outbox.push_back({world.isend(dest, tag, *msg), msg});
+      else
+        outbox.push_back({world.isend(dest, tag, stop_payload), nullptr});
     };
     auto reap = [&] {
       outbox.erase(std::remove_if(outbox.begin(), outbox.end(),
@@ -389,9 +406,8 @@ SweepOutcome run_sweep(bmpi::communicator& world, const SweepSpec& spec,
   }
   if (stop_requested()) out.interrupted = true;
   out.wall_seconds = since(t_start);
-  out.efficiency = out.wall_seconds > 0
-                       ? out.busy_seconds / (std::max(1, workers) * out.wall_seconds)
-                       : 0;
+  out.efficiency =
+      out.wall_seconds > 0 ? out.busy_seconds / (std::max(1, workers) * out.wall_seconds) : 0;
   out.dispatch_ms_per_run = dispatched ? 1e3 * dispatch_seconds / dispatched : 0;
   out.dispatch_cpu_ms_per_run = dispatched ? 1e3 * dispatch_cpu_seconds / dispatched : 0;
   if (!opt.quiet) prog.print();

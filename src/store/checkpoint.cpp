@@ -33,9 +33,9 @@ void write_array(hid_t file, const char* name, hid_t type, const void* data, hsi
   hsize_t dims[2] = {rows, cols};
   h5::Handle space = h5::space_handle(H5Screate_simple(cols ? 2 : 1, dims, nullptr),
                                       std::string("dataspace for ") + name);
-  h5::Handle ds = h5::dataset_handle(
-      H5Dcreate2(file, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-      std::string("create ") + name);
+  h5::Handle ds =
+      h5::dataset_handle(H5Dcreate2(file, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                         std::string("create ") + name);
   if (rows > 0)
     h5::check_status(H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data),
                      std::string("write ") + name);
@@ -44,7 +44,8 @@ void write_array(hid_t file, const char* name, hid_t type, const void* data, hsi
 template <typename T>
 std::vector<T> read_array(hid_t file, const char* name, hid_t type, const std::string& path) {
   if (!h5::link_exists(file, name)) throw Error(path + ": checkpoint has no " + name);
-  h5::Handle ds = h5::dataset_handle(H5Dopen2(file, name, H5P_DEFAULT), std::string("open ") + name);
+  h5::Handle ds =
+      h5::dataset_handle(H5Dopen2(file, name, H5P_DEFAULT), std::string("open ") + name);
   h5::Handle space = h5::space_handle(H5Dget_space(ds), "dataspace");
   hssize_t n = H5Sget_simple_extent_npoints(space);
   std::vector<T> v(size_t(std::max<hssize_t>(0, n)));
@@ -74,8 +75,8 @@ void write_checkpoint_file(const std::string& path, const std::string& run_id,
     write_array(f, "rng", H5T_NATIVE_UINT64, rng, 2, 4);
     std::vector<double> curve;
     for (auto& p : s.curve)
-      curve.insert(curve.end(), {double(p.step), double(p.tokens), p.train_loss, p.val_loss, p.lr,
-                                 p.seconds});
+      curve.insert(curve.end(),
+                   {double(p.step), double(p.tokens), p.train_loss, p.val_loss, p.lr, p.seconds});
     write_array(f, "curve", H5T_NATIVE_DOUBLE, curve.data(), s.curve.size(), 6);
     h5::write_attr_string(f, "format", kFormat);
     h5::write_attr_int(f, "version", kVersion);
@@ -96,8 +97,7 @@ void write_checkpoint_file(const std::string& path, const std::string& run_id,
 
 TrainState read_checkpoint_file(const std::string& path, std::string* run_id) {
   h5::init();
-  if (H5Fis_hdf5(path.c_str()) <= 0)
-    throw Error(path + ": not an HDF5 checkpoint file");
+  if (H5Fis_hdf5(path.c_str()) <= 0) throw Error(path + ": not an HDF5 checkpoint file");
   h5::Handle fapl = h5::file_access_plist();
   h5::Handle f =
       h5::file_handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl), "open checkpoint " + path);

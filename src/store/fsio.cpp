@@ -1,8 +1,8 @@
 #include "fsio.hpp"
 
 #include <fcntl.h>
-#include <stdio.h>
 #include <linux/fs.h>
+#include <stdio.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -59,7 +59,8 @@ std::string read_all(int fd, const std::string& path) {
 void pwrite_all(int fd, const std::string& bytes, long long offset, const std::string& path) {
   size_t done = 0;
   while (done < bytes.size()) {
-    ssize_t n = ::pwrite(fd, bytes.data() + done, bytes.size() - done, offset + static_cast<long long>(done));
+    ssize_t n = ::pwrite(fd, bytes.data() + done, bytes.size() - done,
+                         offset + static_cast<long long>(done));
     if (n < 0) {
       if (errno == EINTR) continue;
       fail_errno("write", path);

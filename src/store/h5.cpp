@@ -36,15 +36,31 @@ std::string error_stack_text() {
   return msgs.back() + ": " + msgs.front();
 }
 
-void fail(const std::string& what) { throw Error(what + " (HDF5: " + error_stack_text() + ")"); }
+void fail(const std::string& what) {
+  throw Error(what + " (HDF5: " + error_stack_text() + ")");
+}
 
-Handle file_handle(hid_t id, const std::string& what) { return {check(id, what), H5Fclose}; }
-Handle group_handle(hid_t id, const std::string& what) { return {check(id, what), H5Gclose}; }
-Handle dataset_handle(hid_t id, const std::string& what) { return {check(id, what), H5Dclose}; }
-Handle type_handle(hid_t id, const std::string& what) { return {check(id, what), H5Tclose}; }
-Handle space_handle(hid_t id, const std::string& what) { return {check(id, what), H5Sclose}; }
-Handle attr_handle(hid_t id, const std::string& what) { return {check(id, what), H5Aclose}; }
-Handle plist_handle(hid_t id, const std::string& what) { return {check(id, what), H5Pclose}; }
+Handle file_handle(hid_t id, const std::string& what) {
+  return {check(id, what), H5Fclose};
+}
+Handle group_handle(hid_t id, const std::string& what) {
+  return {check(id, what), H5Gclose};
+}
+Handle dataset_handle(hid_t id, const std::string& what) {
+  return {check(id, what), H5Dclose};
+}
+Handle type_handle(hid_t id, const std::string& what) {
+  return {check(id, what), H5Tclose};
+}
+Handle space_handle(hid_t id, const std::string& what) {
+  return {check(id, what), H5Sclose};
+}
+Handle attr_handle(hid_t id, const std::string& what) {
+  return {check(id, what), H5Aclose};
+}
+Handle plist_handle(hid_t id, const std::string& what) {
+  return {check(id, what), H5Pclose};
+}
 
 Handle file_access_plist() {
   Handle fapl = plist_handle(H5Pcreate(H5P_FILE_ACCESS), "create file access properties");
@@ -147,16 +163,16 @@ void write_attr_string(hid_t obj, const std::string& name, const std::string& va
 void write_attr_int(hid_t obj, const std::string& name, int64_t value) {
   remove_attr(obj, name);
   Handle space = space_handle(H5Screate(H5S_SCALAR), "create attribute shape");
-  Handle attr = attr_handle(
-      H5Acreate2(obj, name.c_str(), H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT),
-      "create attribute '" + name + "'");
+  Handle attr =
+      attr_handle(H5Acreate2(obj, name.c_str(), H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT),
+                  "create attribute '" + name + "'");
   check_status(H5Awrite(attr, H5T_NATIVE_INT64, &value), "write attribute '" + name + "'");
 }
 
 std::optional<std::string> read_attr_string(hid_t obj, const std::string& name) {
   if (!attr_exists(obj, name)) return std::nullopt;
-  Handle attr = attr_handle(H5Aopen(obj, name.c_str(), H5P_DEFAULT),
-                            "open attribute '" + name + "'");
+  Handle attr =
+      attr_handle(H5Aopen(obj, name.c_str(), H5P_DEFAULT), "open attribute '" + name + "'");
   auto v = read_strings(attr, name);
   if (v.size() != 1) throw Error("attribute '" + name + "' is not a single string");
   return v[0];
@@ -164,15 +180,15 @@ std::optional<std::string> read_attr_string(hid_t obj, const std::string& name) 
 
 std::optional<std::vector<std::string>> read_attr_strings(hid_t obj, const std::string& name) {
   if (!attr_exists(obj, name)) return std::nullopt;
-  Handle attr = attr_handle(H5Aopen(obj, name.c_str(), H5P_DEFAULT),
-                            "open attribute '" + name + "'");
+  Handle attr =
+      attr_handle(H5Aopen(obj, name.c_str(), H5P_DEFAULT), "open attribute '" + name + "'");
   return read_strings(attr, name);
 }
 
 std::optional<int64_t> read_attr_int(hid_t obj, const std::string& name) {
   if (!attr_exists(obj, name)) return std::nullopt;
-  Handle attr = attr_handle(H5Aopen(obj, name.c_str(), H5P_DEFAULT),
-                            "open attribute '" + name + "'");
+  Handle attr =
+      attr_handle(H5Aopen(obj, name.c_str(), H5P_DEFAULT), "open attribute '" + name + "'");
   Handle ftype = type_handle(H5Aget_type(attr), "read type of attribute '" + name + "'");
   Handle space = space_handle(H5Aget_space(attr), "read shape of attribute '" + name + "'");
   if (H5Tget_class(ftype) != H5T_INTEGER || H5Sget_simple_extent_npoints(space) != 1)

@@ -69,8 +69,10 @@ template <class J, class F>
 void flatten(const J& j, std::vector<std::string>& path, F&& f) {
   for (auto it = j.begin(); it != j.end(); ++it) {
     path.push_back(it.key());
-    if (it.value().is_object()) flatten(it.value(), path, f);
-    else f(path, it.value());
+    if (it.value().is_object())
+      flatten(it.value(), path, f);
+    else
+      f(path, it.value());
     path.pop_back();
   }
 }
@@ -102,17 +104,28 @@ Layout build_layout() {
             c.from_config = true;
             c.path = p;
             switch (v.type()) {
-              case ordered_json::value_t::boolean: c.type = ColumnType::i8; break;
-              case ordered_json::value_t::number_integer: c.type = ColumnType::i64; break;
-              case ordered_json::value_t::number_unsigned: c.type = ColumnType::u64; break;
-              case ordered_json::value_t::number_float: c.type = ColumnType::f64; break;
-              case ordered_json::value_t::string: c.type = ColumnType::str; break;
+              case ordered_json::value_t::boolean:
+                c.type = ColumnType::i8;
+                break;
+              case ordered_json::value_t::number_integer:
+                c.type = ColumnType::i64;
+                break;
+              case ordered_json::value_t::number_unsigned:
+                c.type = ColumnType::u64;
+                break;
+              case ordered_json::value_t::number_float:
+                c.type = ColumnType::f64;
+                break;
+              case ordered_json::value_t::string:
+                c.type = ColumnType::str;
+                break;
               case ordered_json::value_t::array:
                 c.type = ColumnType::str;
                 c.json_text = true;
                 break;
-              default: throw std::logic_error("results schema: config field " + c.name +
-                                              " has a JSON type without a column type");
+              default:
+                throw std::logic_error("results schema: config field " + c.name +
+                                       " has a JSON type without a column type");
             }
             add(std::move(c));
           });
@@ -152,7 +165,8 @@ Cell cell_from_json(const Column& c, const J& v) {
       throw bad();
     case ColumnType::i8:
       if (v.is_boolean()) return int64_t(v.template get<bool>() ? 1 : 0);
-      if (v.is_number_integer() && (v.template get<int64_t>() == 0 || v.template get<int64_t>() == 1))
+      if (v.is_number_integer() &&
+          (v.template get<int64_t>() == 0 || v.template get<int64_t>() == 1))
         return v.template get<int64_t>();
       throw bad();
     case ColumnType::str:
@@ -203,7 +217,8 @@ J armor_any(const J& j) {
     case J::value_t::number_float: {
       double d = j.template get<double>();
       if (std::isfinite(d)) return j;
-      const char* tag = std::isnan(d) ? (std::signbit(d) ? "-nan" : "nan") : (d < 0 ? "-inf" : "inf");
+      const char* tag =
+          std::isnan(d) ? (std::signbit(d) ? "-nan" : "nan") : (d < 0 ? "-inf" : "inf");
       return J{{"$f", tag}};
     }
     case J::value_t::string: {
@@ -221,11 +236,14 @@ J armor_any(const J& j) {
       for (auto it = j.begin(); it != j.end(); ++it) out[it.key()] = armor_any(it.value());
       return out;
     }
-    default: return j;
+    default:
+      return j;
   }
 }
 
-json armor(const json& j) { return armor_any(j); }
+json armor(const json& j) {
+  return armor_any(j);
+}
 
 json unarmor(const json& j) {
   if (j.is_object()) {
@@ -255,7 +273,9 @@ json unarmor(const json& j) {
   return j;
 }
 
-std::string armor_string(const std::string& s) { return armor(json(s)).dump(); }
+std::string armor_string(const std::string& s) {
+  return armor(json(s)).dump();
+}
 
 bool is_utf8(const std::string& s) {
   // Unicode 15, table 3-7: no overlong forms, no surrogates, nothing above U+10FFFF.
@@ -269,15 +289,24 @@ bool is_utf8(const std::string& s) {
     }
     size_t len;
     unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) len = 2;
-    else if (c == 0xE0) len = 3, lo = 0xA0;
-    else if (c >= 0xE1 && c <= 0xEC) len = 3;
-    else if (c == 0xED) len = 3, hi = 0x9F;
-    else if (c >= 0xEE && c <= 0xEF) len = 3;
-    else if (c == 0xF0) len = 4, lo = 0x90;
-    else if (c >= 0xF1 && c <= 0xF3) len = 4;
-    else if (c == 0xF4) len = 4, hi = 0x8F;
-    else return false;
+    if (c >= 0xC2 && c <= 0xDF)
+      len = 2;
+    else if (c == 0xE0)
+      len = 3, lo = 0xA0;
+    else if (c >= 0xE1 && c <= 0xEC)
+      len = 3;
+    else if (c == 0xED)
+      len = 3, hi = 0x9F;
+    else if (c >= 0xEE && c <= 0xEF)
+      len = 3;
+    else if (c == 0xF0)
+      len = 4, lo = 0x90;
+    else if (c >= 0xF1 && c <= 0xF3)
+      len = 4;
+    else if (c == 0xF4)
+      len = 4, hi = 0x8F;
+    else
+      return false;
     if (i + len > n) return false;
     if (p[i + 1] < lo || p[i + 1] > hi) return false;
     for (size_t k = 2; k < len; ++k)
@@ -293,9 +322,12 @@ size_t Column::size() const {
   switch (type) {
     case ColumnType::f64:
     case ColumnType::i64:
-    case ColumnType::u64: return 8;
-    case ColumnType::i8: return 1;
-    case ColumnType::str: return width;
+    case ColumnType::u64:
+      return 8;
+    case ColumnType::i8:
+      return 1;
+    case ColumnType::str:
+      return width;
   }
   return 0;
 }
@@ -343,8 +375,10 @@ Row record_to_row(const RunRecord& rec) {
     throw Error("results store: config fields are missing; the results schema must change");
   if (L.columns[col].name == "model.vocab") row.emplace_back(int64_t(rec.config.model.vocab));
   for (auto& f : kResultFields) {
-    if (f.i) row.emplace_back(rec.result.*f.i);
-    else row.emplace_back(rec.result.*f.f);
+    if (f.i)
+      row.emplace_back(rec.result.*f.i);
+    else
+      row.emplace_back(rec.result.*f.f);
   }
   row.emplace_back(rec.result.message);
   row.emplace_back(int64_t(rec.rank));
@@ -357,8 +391,12 @@ Row record_to_row(const RunRecord& rec) {
   return row;
 }
 
-const std::string& row_run_id(const Row& row) { return std::get<std::string>(row[kRunId]); }
-const std::string& row_status(const Row& row) { return std::get<std::string>(row[kStatus]); }
+const std::string& row_run_id(const Row& row) {
+  return std::get<std::string>(row[kRunId]);
+}
+const std::string& row_status(const Row& row) {
+  return std::get<std::string>(row[kStatus]);
+}
 
 RunRecord row_to_record(const Row& row) {
   const Layout& L = runs_layout();
@@ -376,10 +414,18 @@ RunRecord row_to_record(const Row& row) {
     json& dst = (*node)[c.path.back()];
     const Cell& v = row[col];
     switch (c.type) {
-      case ColumnType::f64: dst = std::get<double>(v); break;
-      case ColumnType::i64: dst = std::get<int64_t>(v); break;
-      case ColumnType::u64: dst = std::get<uint64_t>(v); break;
-      case ColumnType::i8: dst = std::get<int64_t>(v) != 0; break;
+      case ColumnType::f64:
+        dst = std::get<double>(v);
+        break;
+      case ColumnType::i64:
+        dst = std::get<int64_t>(v);
+        break;
+      case ColumnType::u64:
+        dst = std::get<uint64_t>(v);
+        break;
+      case ColumnType::i8:
+        dst = std::get<int64_t>(v) != 0;
+        break;
       case ColumnType::str:
         if (!c.json_text) {
           dst = std::get<std::string>(v);
@@ -399,10 +445,13 @@ RunRecord row_to_record(const Row& row) {
   } catch (const std::exception& e) {
     throw Error("results store: run " + r.run_id + ": cannot rebuild its config: " + e.what());
   }
-  if (L.columns[col].name == "model.vocab") r.config.model.vocab = int(std::get<int64_t>(row[col++]));
+  if (L.columns[col].name == "model.vocab")
+    r.config.model.vocab = int(std::get<int64_t>(row[col++]));
   for (auto& f : kResultFields) {
-    if (f.i) r.result.*f.i = std::get<int64_t>(row[col++]);
-    else r.result.*f.f = std::get<double>(row[col++]);
+    if (f.i)
+      r.result.*f.i = std::get<int64_t>(row[col++]);
+    else
+      r.result.*f.f = std::get<double>(row[col++]);
   }
   r.result.message = std::get<std::string>(row[col++]);
   r.rank = int(std::get<int64_t>(row[col++]));
@@ -422,11 +471,21 @@ json row_to_json(const Row& row) {
     const Cell& v = row[i];
     json& dst = j[c.name];
     switch (c.type) {
-      case ColumnType::f64: dst = armor(json(std::get<double>(v))); break;
-      case ColumnType::i64: dst = std::get<int64_t>(v); break;
-      case ColumnType::u64: dst = std::get<uint64_t>(v); break;
-      case ColumnType::i8: dst = std::get<int64_t>(v) != 0; break;
-      case ColumnType::str: dst = armor(json(std::get<std::string>(v))); break;
+      case ColumnType::f64:
+        dst = armor(json(std::get<double>(v)));
+        break;
+      case ColumnType::i64:
+        dst = std::get<int64_t>(v);
+        break;
+      case ColumnType::u64:
+        dst = std::get<uint64_t>(v);
+        break;
+      case ColumnType::i8:
+        dst = std::get<int64_t>(v) != 0;
+        break;
+      case ColumnType::str:
+        dst = armor(json(std::get<std::string>(v)));
+        break;
     }
   }
   return j;
@@ -445,7 +504,8 @@ Row row_from_json(const json& j) {
     if (it == j.end()) throw Error("results store: a journal row lacks column " + c.name);
     json v = unarmor(*it);
     if (c.type == ColumnType::str) {
-      if (!v.is_string()) throw Error("results store: journal column " + c.name + " is not a string");
+      if (!v.is_string())
+        throw Error("results store: journal column " + c.name + " is not a string");
       row.emplace_back(v.get<std::string>());
     } else {
       row.push_back(cell_from_json(c, v));
@@ -503,7 +563,9 @@ void pack_row(const Row& row, char* out, std::vector<LongString>& overflow) {
         std::memcpy(dst, &x, 8);
         break;
       }
-      case ColumnType::i8: *dst = char(std::get<int64_t>(v) != 0); break;
+      case ColumnType::i8:
+        *dst = char(std::get<int64_t>(v) != 0);
+        break;
       case ColumnType::str: {
         const std::string& s = std::get<std::string>(v);
         size_t n = s.size();
@@ -546,7 +608,9 @@ Row unpack_row(const char* in) {
         row.emplace_back(x);
         break;
       }
-      case ColumnType::i8: row.emplace_back(int64_t(*src != 0)); break;
+      case ColumnType::i8:
+        row.emplace_back(int64_t(*src != 0));
+        break;
       case ColumnType::str: {
         row.emplace_back(std::string(src, strnlen(src, c.width)));
         break;
@@ -570,10 +634,18 @@ h5::Handle runs_type(bool file) {
     hid_t base = -1;
     h5::Handle str;
     switch (c.type) {
-      case ColumnType::f64: base = file ? H5T_IEEE_F64LE : H5T_NATIVE_DOUBLE; break;
-      case ColumnType::i64: base = file ? H5T_STD_I64LE : H5T_NATIVE_INT64; break;
-      case ColumnType::u64: base = file ? H5T_STD_U64LE : H5T_NATIVE_UINT64; break;
-      case ColumnType::i8: base = file ? H5T_STD_I8LE : H5T_NATIVE_INT8; break;
+      case ColumnType::f64:
+        base = file ? H5T_IEEE_F64LE : H5T_NATIVE_DOUBLE;
+        break;
+      case ColumnType::i64:
+        base = file ? H5T_STD_I64LE : H5T_NATIVE_INT64;
+        break;
+      case ColumnType::u64:
+        base = file ? H5T_STD_U64LE : H5T_NATIVE_UINT64;
+        break;
+      case ColumnType::i8:
+        base = file ? H5T_STD_I8LE : H5T_NATIVE_INT8;
+        break;
       case ColumnType::str:
         str = h5::fixed_string_type(c.width);
         base = str;
@@ -585,8 +657,12 @@ h5::Handle runs_type(bool file) {
 }
 }  // namespace
 
-h5::Handle runs_file_type() { return runs_type(true); }
-h5::Handle runs_memory_type() { return runs_type(false); }
+h5::Handle runs_file_type() {
+  return runs_type(true);
+}
+h5::Handle runs_memory_type() {
+  return runs_type(false);
+}
 
 h5::Handle runs_summary_memory_type() {
   h5::Handle t = compound(kSummarySize);
@@ -622,10 +698,18 @@ h5::Handle long_strings_type() {
 }
 }  // namespace
 
-h5::Handle curve_file_type() { return curve_type(true); }
-h5::Handle curve_memory_type() { return curve_type(false); }
-h5::Handle long_strings_file_type() { return long_strings_type(); }
-h5::Handle long_strings_memory_type() { return long_strings_type(); }
+h5::Handle curve_file_type() {
+  return curve_type(true);
+}
+h5::Handle curve_memory_type() {
+  return curve_type(false);
+}
+h5::Handle long_strings_file_type() {
+  return long_strings_type();
+}
+h5::Handle long_strings_memory_type() {
+  return long_strings_type();
+}
 
 // ---- CSV ----
 
@@ -640,8 +724,10 @@ std::string csv_field(const Column& c, const Cell& v) {
       return std::string(buf, r.ptr);
     }
     case ColumnType::i64:
-    case ColumnType::i8: return std::to_string(std::get<int64_t>(v));
-    case ColumnType::u64: return std::to_string(std::get<uint64_t>(v));
+    case ColumnType::i8:
+      return std::to_string(std::get<int64_t>(v));
+    case ColumnType::u64:
+      return std::to_string(std::get<uint64_t>(v));
     case ColumnType::str: {
       const std::string& s = std::get<std::string>(v);
       if (s.find_first_of(",\"\r\n") == std::string::npos) return s;

@@ -24,7 +24,7 @@ namespace tinyfront::layout {
 enum class ColumnType { f64, i64, u64, i8, str };
 
 struct Column {
-  std::string name;               // "run_id", "model.arch", "test_nll", ...
+  std::string name;  // "run_id", "model.arch", "test_nll", ...
   ColumnType type = ColumnType::f64;
   size_t width = 0;               // str: fixed size in bytes
   bool json_text = false;         // str holding the JSON text of an array (model.hidden, ...)
@@ -38,7 +38,7 @@ struct Layout {
   std::vector<Column> columns;
   std::unordered_map<std::string, size_t> index;  // name -> column
   size_t row_size = 0;
-  size_t find(const std::string& name) const;     // throws if unknown
+  size_t find(const std::string& name) const;  // throws if unknown
 };
 
 // Schema 1's layout, built once.

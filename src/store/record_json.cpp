@@ -9,7 +9,9 @@
 namespace tinyfront {
 
 namespace {
-nlohmann::json num(double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(); }
+nlohmann::json num(double x) {
+  return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json();
+}
 double get_num(const nlohmann::json& j, const char* key) {
   const auto& v = j.at(key);
   return v.is_null() ? std::numeric_limits<double>::quiet_NaN() : v.get<double>();

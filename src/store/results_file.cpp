@@ -32,13 +32,15 @@ namespace {
 using layout::Row;
 using nlohmann::json;
 
-constexpr hsize_t kChunkRows = 64;        // ~90 KiB of /runs per chunk
+constexpr hsize_t kChunkRows = 64;  // ~90 KiB of /runs per chunk
 constexpr unsigned kDeflateLevel = 4;
 constexpr size_t kCompactCurveBytes = 16 * 1024;  // smaller curves live in the object header
-constexpr hsize_t kReadBlockRows = 4096;  // rows per H5Dread when scanning /runs
+constexpr hsize_t kReadBlockRows = 4096;          // rows per H5Dread when scanning /runs
 const char* const kTmpSuffix = ".tinyfront-tmp";
 
-std::string journal_path_of(const std::string& path) { return path + ".journal"; }
+std::string journal_path_of(const std::string& path) {
+  return path + ".journal";
+}
 
 std::string now_iso8601() {
   std::time_t t = std::time(nullptr);
@@ -63,7 +65,9 @@ std::string new_file_id() {
   return buf;
 }
 
-void remove_quietly(const std::string& path) { ::unlink(path.c_str()); }
+void remove_quietly(const std::string& path) {
+  ::unlink(path.c_str());
+}
 
 // ---- journal records ----
 
@@ -100,14 +104,15 @@ Entry decode_entry(const std::string& payload, const std::string& jpath) {
   try {
     json j = json::parse(payload);
     const std::string type = j.at("type").get<std::string>();
-    if (type == "run") return PendingRun{layout::row_from_json(j.at("row")),
-                                         layout::curve_from_json(j.at("curve"))};
+    if (type == "run")
+      return PendingRun{layout::row_from_json(j.at("row")), layout::curve_from_json(j.at("curve"))};
     if (type == "vocab") {
       PendingVocab v;
       v.name = layout::unarmor(j.at("name")).get<std::string>();
       if (!parse_enum(j.at("kind").get<std::string>(), v.vocab.kind))
         throw Error("unknown vocabulary kind");
-      for (auto& t : j.at("tokens")) v.vocab.tokens.push_back(layout::unarmor(t).get<std::string>());
+      for (auto& t : j.at("tokens"))
+        v.vocab.tokens.push_back(layout::unarmor(t).get<std::string>());
       return v;
     }
     throw Error("unknown record type '" + type + "'");
@@ -239,8 +244,8 @@ h5::Handle open_snapshot(const std::string& path, Header& hdr) {
     h5::Handle want = layout::runs_file_type();
     if (H5Tequal(have, want) <= 0)
       throw refuse("/runs does not have the columns of results schema " +
-                   std::to_string(kResultsSchemaVersion) + " (" +
-                   describe_type_difference(have) + ")");
+                   std::to_string(kResultsSchemaVersion) + " (" + describe_type_difference(have) +
+                   ")");
     dataset_rows(runs, "/runs");
   } catch (const Error& e) {
     std::string msg = e.what();
@@ -251,8 +256,8 @@ h5::Handle open_snapshot(const std::string& path, Header& hdr) {
 }
 
 std::vector<layout::LongString> read_long_strings(hid_t file) {
-  h5::Handle ds = h5::dataset_handle(H5Dopen2(file, "long_strings", H5P_DEFAULT),
-                                     "open /long_strings");
+  h5::Handle ds =
+      h5::dataset_handle(H5Dopen2(file, "long_strings", H5P_DEFAULT), "open /long_strings");
   int64_t n = dataset_rows(ds, "/long_strings");
   std::vector<layout::LongString> out;
   if (n == 0) return out;
@@ -292,14 +297,14 @@ void write_long_strings(hid_t file, const std::vector<layout::LongString>& v) {
 }
 
 std::vector<std::string> list_group(hid_t file, const char* group) {
-  h5::Handle g = h5::group_handle(H5Gopen2(file, group, H5P_DEFAULT),
-                                  std::string("open /") + group);
+  h5::Handle g =
+      h5::group_handle(H5Gopen2(file, group, H5P_DEFAULT), std::string("open /") + group);
   H5G_info_t info;
   h5::check_status(H5Gget_info(g, &info), std::string("list /") + group);
   std::vector<std::string> names;
   for (hsize_t i = 0; i < info.nlinks; ++i) {
-    ssize_t len = H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0,
-                                     H5P_DEFAULT);
+    ssize_t len =
+        H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
     if (len < 0) h5::fail(std::string("list /") + group);
     std::string name(size_t(len) + 1, '\0');
     H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size(),
@@ -318,16 +323,14 @@ std::vector<CurvePoint> read_curve_from(hid_t file, const std::string& run_id) {
   out.resize(size_t(dataset_rows(ds, "/" + name)));
   if (out.empty()) return out;
   h5::Handle mtype = layout::curve_memory_type();
-  h5::check_status(H5Dread(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()),
-                   "read /" + name);
+  h5::check_status(H5Dread(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), "read /" + name);
   return out;
 }
 
 void write_curve(hid_t group, hid_t ftype, hid_t mtype, const std::string& run_id,
                  const std::vector<CurvePoint>& curve) {
   if (h5::link_exists(group, run_id))
-    h5::check_status(H5Ldelete(group, run_id.c_str(), H5P_DEFAULT),
-                     "replace /curves/" + run_id);
+    h5::check_status(H5Ldelete(group, run_id.c_str(), H5P_DEFAULT), "replace /curves/" + run_id);
   if (curve.empty()) return;
   hsize_t dims[1] = {curve.size()};
   h5::Handle space = h5::space_handle(H5Screate_simple(1, dims, nullptr), "shape a curve");
@@ -353,8 +356,7 @@ Vocabulary read_vocab_from(hid_t file, const std::string& name) {
   h5::Handle ftype = h5::type_handle(H5Dget_type(ds), "read the type of /" + path);
   h5::Handle mtype = h5::vlen_string_type(H5Tget_cset(ftype) == H5T_CSET_UTF8);
   std::vector<char*> ptrs(size_t(n), nullptr);
-  h5::check_status(H5Dread(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()),
-                   "read /" + path);
+  h5::check_status(H5Dread(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()), "read /" + path);
   for (char* p : ptrs) v.tokens.emplace_back(p ? p : "");
   h5::Handle space = h5::space_handle(H5Dget_space(ds), "read the shape of /" + path);
   H5Dvlen_reclaim(mtype, space, H5P_DEFAULT, ptrs.data());
@@ -386,8 +388,8 @@ void write_vocab(hid_t file, const std::string& name, const Vocabulary& v) {
 // A new, empty results file at `path` (a temporary name: callers publish it by rename/link).
 void create_empty_file(const std::string& path, const Header& hdr) {
   h5::Handle fapl = h5::file_access_plist();
-  h5::Handle file = h5::file_handle(
-      H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl), "create " + path);
+  h5::Handle file =
+      h5::file_handle(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl), "create " + path);
   h5::write_attr_string(file, "format", kResultsFormat);
   h5::write_attr_int(file, "schema_version", kResultsSchemaVersion);
   h5::write_attr_string(file, "tinyfront_version", TINYFRONT_VERSION);
@@ -564,8 +566,10 @@ JournalRuns journal_runs(const JournalState& js) {
     if (auto* r = std::get_if<PendingRun>(&e)) {
       const std::string& id = layout::row_run_id(r->row);
       auto [it, fresh] = jr.latest.emplace(id, r);
-      if (fresh) jr.order.push_back(id);
-      else it->second = r;
+      if (fresh)
+        jr.order.push_back(id);
+      else
+        it->second = r;
     }
   return jr;
 }
@@ -587,7 +591,8 @@ void for_each_latest(View& v,
   std::unordered_set<std::string> seen;
   seen.reserve(size_t(n));
   for (int64_t at = 0; at < n; at += int64_t(kReadBlockRows)) {
-    hsize_t start[1] = {hsize_t(at)}, count[1] = {std::min<hsize_t>(kReadBlockRows, hsize_t(n - at))};
+    hsize_t start[1] = {hsize_t(at)},
+            count[1] = {std::min<hsize_t>(kReadBlockRows, hsize_t(n - at))};
     h5::Handle fspace = h5::space_handle(H5Dget_space(ds), "select rows of /runs");
     h5::check_status(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, nullptr, count, nullptr),
                      "select rows of /runs");
@@ -643,8 +648,8 @@ struct StoreState {
   StoreOptions options;
   std::string spec, file_id;
   int64_t generation = 0;
-  fsio::Fd journal;             // open and flock'ed
-  long long journal_size = 0;   // bytes of complete records: the next one is written here
+  fsio::Fd journal;            // open and flock'ed
+  long long journal_size = 0;  // bytes of complete records: the next one is written here
 
   struct RunEntry {
     int64_t row = -1;  // row in the file's /runs; -1 until folded
@@ -697,8 +702,10 @@ fsio::Fd start_journal(const std::string& jpath, const journal::Header& h, bool 
   try {
     fsio::pwrite_all(fd.get(), journal::header_text(h), 0, tmp);
     fsio::fsync_fd(fd.get(), tmp);
-    if (replace) fsio::replace_durably(tmp, jpath);
-    else fsio::publish_no_clobber(tmp, jpath);
+    if (replace)
+      fsio::replace_durably(tmp, jpath);
+    else
+      fsio::publish_no_clobber(tmp, jpath);
   } catch (...) {
     remove_quietly(tmp);
     throw;
@@ -795,7 +802,8 @@ void append_payload(State& s, const std::string& payload) {
 }
 
 void note_pending(State& s) {
-  if (s.pending.size() + s.pending_vocab.size() == 1) s.oldest_pending = std::chrono::steady_clock::now();
+  if (s.pending.size() + s.pending_vocab.size() == 1)
+    s.oldest_pending = std::chrono::steady_clock::now();
 }
 
 void maybe_fold(State& s) {
@@ -840,10 +848,12 @@ ResultsStore store_create(const std::string& path, const std::string& spec_text,
   h5::init();
   const std::string jpath = journal_path_of(path);
   if (fsio::exists(path))
-    throw Error(path + ": already exists; refusing to overwrite results (open it with "
+    throw Error(path +
+                ": already exists; refusing to overwrite results (open it with "
                 "store_open to resume, or choose another path)");
   if (fsio::exists(jpath))
-    throw Error(jpath + ": a journal exists without its results file (left by an earlier "
+    throw Error(jpath +
+                ": a journal exists without its results file (left by an earlier "
                 "sweep?); move it away first");
   if (spec_text.find('\0') != std::string::npos)
     throw Error(path + ": the spec text contains a NUL byte, which an HDF5 string cannot hold");
@@ -1004,9 +1014,13 @@ std::optional<RunStatus> store_status(const ResultsStore& store, const std::stri
   return it->second.status;
 }
 
-int64_t store_run_count(const ResultsStore& store) { return int64_t(readable(store).runs.size()); }
+int64_t store_run_count(const ResultsStore& store) {
+  return int64_t(readable(store).runs.size());
+}
 
-const std::string& store_spec_text(const ResultsStore& store) { return readable(store).spec; }
+const std::string& store_spec_text(const ResultsStore& store) {
+  return readable(store).spec;
+}
 
 // ---- reading ----
 
@@ -1085,8 +1099,8 @@ std::vector<RunRecord> store_read_runs(const std::string& path, WithCurves curve
   for_each_latest(v, [&](const Row& row, const std::vector<CurvePoint>* journal_curve) {
     out.push_back(layout::row_to_record(row));
     if (curves == WithCurves::yes)
-      out.back().result.curve = journal_curve ? *journal_curve
-                                              : read_curve_from(v.file, out.back().run_id);
+      out.back().result.curve =
+          journal_curve ? *journal_curve : read_curve_from(v.file, out.back().run_id);
   });
   return out;
 }
@@ -1137,10 +1151,11 @@ void store_merge(const std::vector<std::string>& inputs, const std::string& out)
   std::vector<PendingVocab> vocabs;
   for (size_t i = 0; i < inputs.size(); ++i) {
     View v = open_view(inputs[i]);
-    if (i == 0) spec = v.hdr.spec;
+    if (i == 0)
+      spec = v.hdr.spec;
     else if (v.hdr.spec != spec)
-      throw Error("store_merge: " + inputs[i] + " was written for another spec than " +
-                  inputs[0] + " (their spec texts differ); refusing to merge");
+      throw Error("store_merge: " + inputs[i] + " was written for another spec than " + inputs[0] +
+                  " (their spec texts differ); refusing to merge");
     hosts.insert(v.hdr.hosts.begin(), v.hdr.hosts.end());
     for_each_latest(v, [&](const Row& row, const std::vector<CurvePoint>* journal_curve) {
       const std::string& id = layout::row_run_id(row);
@@ -1158,7 +1173,8 @@ void store_merge(const std::vector<std::string>& inputs, const std::string& out)
       Vocabulary voc = vocab_of(v, name);
       auto same = std::find_if(vocabs.begin(), vocabs.end(),
                                [&](const PendingVocab& p) { return p.name == name; });
-      if (same == vocabs.end()) vocabs.push_back({name, std::move(voc)});
+      if (same == vocabs.end())
+        vocabs.push_back({name, std::move(voc)});
       else if (vocab_fingerprint(same->vocab) != vocab_fingerprint(voc))
         throw Error("store_merge: " + inputs[i] + " has another vocabulary '" + name +
                     "' than an earlier input; refusing to merge");

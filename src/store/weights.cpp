@@ -42,17 +42,17 @@ void write_weights(const std::string& path, const Weights& w) {
       h5::check_status(H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()),
                        "write /vocab");
     }
-    h5::Handle g = h5::group_handle(
-        H5Gcreate2(f, "params", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "create /params");
+    h5::Handle g = h5::group_handle(H5Gcreate2(f, "params", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                                    "create /params");
     for (const ParamTensor& t : param_layout(w.config.model)) {
       hsize_t dims[2] = {hsize_t(t.rows), hsize_t(t.cols)};
       h5::Handle space = h5::space_handle(H5Screate_simple(2, dims, nullptr), "tensor space");
       h5::Handle ds = h5::dataset_handle(H5Dcreate2(g, t.name.c_str(), H5T_NATIVE_FLOAT, space,
                                                     H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
                                          "create /params/" + t.name);
-      h5::check_status(H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                                w.params.data() + t.offset),
-                       "write /params/" + t.name);
+      h5::check_status(
+          H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, w.params.data() + t.offset),
+          "write /params/" + t.name);
     }
     f.close("close weights file " + tmp);
   }
@@ -98,9 +98,9 @@ Weights read_weights(const std::string& path) {
     h5::Handle space = h5::space_handle(H5Dget_space(ds), "tensor space");
     if (H5Sget_simple_extent_npoints(space) != t.size())
       throw Error(path + ": tensor /" + name + " has the wrong shape");
-    h5::check_status(H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                             w.params.data() + t.offset),
-                     "read /" + name);
+    h5::check_status(
+        H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, w.params.data() + t.offset),
+        "read /" + name);
   }
   return w;
 }

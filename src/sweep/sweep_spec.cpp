@@ -1,5 +1,6 @@
 #include "tinyfront/sweep/sweep_spec.hpp"
 
+#include <toml++/toml.h>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -7,7 +8,6 @@
 #include <iomanip>
 #include <set>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "tinyfront/data/corpus.hpp"
 #include "tinyfront/model/flops.hpp"
@@ -21,15 +21,18 @@ namespace tinyfront {
 
 const char* to_string(FlopConvention c) {
   switch (c) {
-    case FlopConvention::study: return "study";
-    case FlopConvention::kaplan: return "kaplan";
-    case FlopConvention::exact: return "exact";
+    case FlopConvention::study:
+      return "study";
+    case FlopConvention::kaplan:
+      return "kaplan";
+    case FlopConvention::exact:
+      return "exact";
   }
   return "?";
 }
 
 double RunCost::flops(FlopConvention c) const {
-  return c == FlopConvention::study ? flops_study
+  return c == FlopConvention::study    ? flops_study
          : c == FlopConvention::kaplan ? flops_kaplan
                                        : flops_exact;
 }
@@ -61,14 +64,13 @@ RunCost run_cost(const RunConfig& cfg_in, const CorpusInfo& corpus) {
     int64_t w = tpw == 1 ? n - T : (n - 1) / T;
     return cap > 0 ? std::min(w, cap) : w;
   };
-  int64_t evals = t.eval_every > 0 ? (b.steps + t.eval_every - 1) / t.eval_every
+  int64_t evals = t.eval_every > 0                ? (b.steps + t.eval_every - 1) / t.eval_every
                   : t.protocol == Protocol::paper ? t.epochs
                                                   : std::min<int64_t>(10, b.steps);
   double fwd = exact_forward_flops_per_window(cfg.model, cfg.train.protocol);
-  c.eval_flops = fwd * double(evals * eval_windows(corpus.valid, t.eval_windows) +
-                              eval_windows(corpus.test, t.protocol == Protocol::paper
-                                                            ? t.eval_windows
-                                                            : 0));
+  c.eval_flops =
+      fwd * double(evals * eval_windows(corpus.valid, t.eval_windows) +
+                   eval_windows(corpus.test, t.protocol == Protocol::paper ? t.eval_windows : 0));
   return c;
 }
 
@@ -94,12 +96,16 @@ void flatten(const toml::table& t, const std::string& prefix,
              std::vector<std::pair<std::string, const toml::node*>>& out) {
   for (auto&& [k, v] : t) {
     std::string name = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
-    if (v.is_table() && !is_known_field(name)) flatten(*v.as_table(), name, out);
-    else out.emplace_back(name, &v);
+    if (v.is_table() && !is_known_field(name))
+      flatten(*v.as_table(), name, out);
+    else
+      out.emplace_back(name, &v);
   }
 }
 
-bool list_valued(const std::string& field) { return field == "model.hidden" || field == "data.split"; }
+bool list_valued(const std::string& field) {
+  return field == "model.hidden" || field == "data.split";
+}
 
 // The values of an axis: the elements of its array (for list-valued fields an array of arrays).
 std::vector<const toml::node*> axis_values(const std::string& field, const toml::node& n) {
@@ -169,7 +175,8 @@ SweepSpec load_sweep_spec(const std::string& path, const std::vector<std::string
     auto num = [&](double& out, double lo) {
       if (!v.is_number()) return issues.push_back(at(path, v, name, "expected a number"));
       double x = v.is_integer() ? double(*v.value<int64_t>()) : *v.value<double>();
-      if (!(x >= lo)) return issues.push_back(at(path, v, name, "must be >= " + std::to_string(lo)));
+      if (!(x >= lo))
+        return issues.push_back(at(path, v, name, "must be >= " + std::to_string(lo)));
       out = x;
     };
     if (key == "name") {
@@ -179,20 +186,28 @@ SweepSpec load_sweep_spec(const std::string& path, const std::vector<std::string
       double x = 1;
       num(x, 1);
       S.threads_per_rank = int(x);
-    } else if (key == "max_total_flops") num(S.max_total_flops, 0);
-    else if (key == "max_run_flops") num(S.max_run_flops, 0);
-    else if (key == "max_hours") num(S.max_hours, 0);
-    else if (key == "checkpoint_seconds") num(S.checkpoint_seconds, 0);
+    } else if (key == "max_total_flops")
+      num(S.max_total_flops, 0);
+    else if (key == "max_run_flops")
+      num(S.max_run_flops, 0);
+    else if (key == "max_hours")
+      num(S.max_hours, 0);
+    else if (key == "checkpoint_seconds")
+      num(S.checkpoint_seconds, 0);
     else if (key == "checkpoint_steps") {
       double x = 0;
       num(x, 0);
       S.checkpoint_steps = int64_t(x);
     } else if (key == "flops_convention") {
       std::string c = v.value<std::string>().value_or("");
-      if (c == "study") S.flops_convention = FlopConvention::study;
-      else if (c == "kaplan") S.flops_convention = FlopConvention::kaplan;
-      else if (c == "exact") S.flops_convention = FlopConvention::exact;
-      else issues.push_back(at(path, v, name, "expected \"study\", \"kaplan\" or \"exact\""));
+      if (c == "study")
+        S.flops_convention = FlopConvention::study;
+      else if (c == "kaplan")
+        S.flops_convention = FlopConvention::kaplan;
+      else if (c == "exact")
+        S.flops_convention = FlopConvention::exact;
+      else
+        issues.push_back(at(path, v, name, "expected \"study\", \"kaplan\" or \"exact\""));
     } else {
       issues.push_back(at(path, v, name, "unknown key"));
     }
@@ -262,12 +277,14 @@ SweepSpec load_sweep_spec(const std::string& path, const std::vector<std::string
       Subgrid sg;
       for (auto&& [k, v] : *t) {
         std::string key(k.str());
-        if (key == "name") sg.name = v.value<std::string>().value_or("");
+        if (key == "name")
+          sg.name = v.value<std::string>().value_or("");
         else if (key == "set" && v.is_table()) {
           flatten(*v.as_table(), "", sg.set);
           RunConfig scratch = defaults;
           for (auto& [f, n] : sg.set) apply_field(scratch, f, *n, path, issues);
-        } else if (key == "grid" && v.is_table()) read_axes(*v.as_table(), sg.axes);
+        } else if (key == "grid" && v.is_table())
+          read_axes(*v.as_table(), sg.axes);
         else
           issues.push_back(at(path, v, "subgrid." + key,
                               "unknown key (expected name, set.<field>, grid.<field>)"));
@@ -312,11 +329,13 @@ SweepSpec load_sweep_spec(const std::string& path, const std::vector<std::string
         auto push = [&](const toml::node& x) {
           if (!x.is_number() || (x.is_integer() ? *x.value<int64_t>() : *x.value<double>()) <= 0)
             issues.push_back(at(path, x, "budget." + key, "expected positive numbers"));
-          else out.push_back(x.is_integer() ? double(*x.value<int64_t>()) : *x.value<double>());
+          else
+            out.push_back(x.is_integer() ? double(*x.value<int64_t>()) : *x.value<double>());
         };
         if (auto* a = n.as_array())
           for (auto& x : *a) push(x);
-        else push(n);
+        else
+          push(n);
         return out;
       };
       if (key == "mode") {
@@ -329,10 +348,14 @@ SweepSpec load_sweep_spec(const std::string& path, const std::vector<std::string
         budget_values = numbers(v);
       } else if (key == "convention") {
         std::string c = v.value<std::string>().value_or("");
-        if (c == "study") iso_convention = FlopConvention::study;
-        else if (c == "kaplan") iso_convention = FlopConvention::kaplan;
-        else if (c == "exact") iso_convention = FlopConvention::exact;
-        else issues.push_back(at(path, v, "budget.convention", "expected study, kaplan or exact"));
+        if (c == "study")
+          iso_convention = FlopConvention::study;
+        else if (c == "kaplan")
+          iso_convention = FlopConvention::kaplan;
+        else if (c == "exact")
+          iso_convention = FlopConvention::exact;
+        else
+          issues.push_back(at(path, v, "budget.convention", "expected study, kaplan or exact"));
       } else if (key == "reference" && v.is_table()) {
         flatten(*v.as_table(), "", reference);
         RunConfig scratch;
@@ -473,13 +496,14 @@ SweepSpec load_sweep_spec(const std::string& path, const std::vector<std::string
       Issues local;
       validate_config(c, path, local);
       if (c.model.context + 2 > std::min({ci.train, ci.valid, ci.test}))
-        local.push_back({path, 0, 0, "model.context",
-                         std::to_string(c.model.context) + " is longer than a split of " +
-                             c.data.path});
+        local.push_back(
+            {path, 0, 0, "model.context",
+             std::to_string(c.model.context) + " is longer than a split of " + c.data.path});
       for (auto& i : local) {
         // Name the run's distinguishing values so the user can find it in the grid.
-        i.reason += " (in run " + std::string(to_string(c.model.arch)) + " d_model=" +
-                    std::to_string(c.model.d_model) + " heads=" + std::to_string(c.model.heads) +
+        i.reason += " (in run " + std::string(to_string(c.model.arch)) +
+                    " d_model=" + std::to_string(c.model.d_model) +
+                    " heads=" + std::to_string(c.model.heads) +
                     " context=" + std::to_string(c.model.context) + ")";
         if (seen_issue.insert(i.to_string()).second) issues.push_back(i);
       }

@@ -85,8 +85,10 @@ GemmRate time_gemm(const std::string& name, int m, int k, int n, bool transposed
   using CMap = Eigen::Map<const RowMat, 0, Eigen::OuterStride<>>;
   auto once = [&] {
     if (!split) {
-      if (transposed_lhs) C.noalias() += A.transpose() * B;
-      else C.noalias() = A * B;
+      if (transposed_lhs)
+        C.noalias() += A.transpose() * B;
+      else
+        C.noalias() = A * B;
       return;
     }
 #pragma omp parallel
@@ -256,15 +258,16 @@ BenchReport run_bench(const BenchOptions& opt, bool progress) {
   rep.options = opt;
   std::vector<BenchModel> models;
   for (const BenchModel& bm : bench_models())
-    if (opt.models.empty() || std::find(opt.models.begin(), opt.models.end(), bm.name) !=
-                                  opt.models.end())
+    if (opt.models.empty() ||
+        std::find(opt.models.begin(), opt.models.end(), bm.name) != opt.models.end())
       models.push_back(bm);
   for (int threads : opt.threads) {
     set_threads(threads);
     BenchRun run;
     run.threads = threads;
     run.gemm = gemm_rates(opt, threads);
-    for (const GemmRate& g : run.gemm) run.gemm_peak_gflops = std::max(run.gemm_peak_gflops, g.gflops);
+    for (const GemmRate& g : run.gemm)
+      run.gemm_peak_gflops = std::max(run.gemm_peak_gflops, g.gflops);
     if (progress)
       std::fprintf(stderr, "threads %d: GEMM peak %.1f GFLOP/s\n", threads, run.gemm_peak_gflops);
     for (const BenchModel& bm : models) {
@@ -297,7 +300,11 @@ nlohmann::ordered_json bench_to_json(const BenchReport& r) {
     jr["gemm_peak_gflops"] = run.gemm_peak_gflops;
     nlohmann::ordered_json gemm = nlohmann::ordered_json::array();
     for (const GemmRate& g : run.gemm)
-      gemm.push_back({{"name", g.name}, {"m", g.m}, {"k", g.k}, {"n", g.n}, {"reps", g.reps},
+      gemm.push_back({{"name", g.name},
+                      {"m", g.m},
+                      {"k", g.k},
+                      {"n", g.n},
+                      {"reps", g.reps},
                       {"gflops", g.gflops}});
     jr["gemm"] = gemm;
     nlohmann::ordered_json models = nlohmann::ordered_json::array();
@@ -355,17 +362,16 @@ std::string bench_table(const BenchReport& r) {
     std::snprintf(line, sizeof line, "   peak %.1f\n", run.gemm_peak_gflops);
     o << line;
   }
-  std::snprintf(line, sizeof line, "%-20s %3s %9s %9s %12s %12s %9s %7s %7s %6s\n", "model",
-                "thr", "ms/step", "cpu ms", "tokens/s", "FLOP/step", "GFLOP/s", "%peak", "faults",
-                "mem");
+  std::snprintf(line, sizeof line, "%-20s %3s %9s %9s %12s %12s %9s %7s %7s %6s\n", "model", "thr",
+                "ms/step", "cpu ms", "tokens/s", "FLOP/step", "GFLOP/s", "%peak", "faults", "mem");
   o << line;
   for (const BenchRun& run : r.runs)
     for (const ModelRate& m : run.models) {
       std::snprintf(line, sizeof line,
-                    "%-20s %3d %9.2f %9.2f %12.0f %12.4g %9.1f %6.1f%% %7.1f %6s\n",
-                    m.name.c_str(), run.threads, m.ms_per_step, m.cpu_ms_per_step,
-                    m.tokens_per_second, m.flops_per_step, m.gflops, 100 * m.fraction_of_peak,
-                    m.minor_faults_per_step, m.memory_stable ? "flat" : "GROWS");
+                    "%-20s %3d %9.2f %9.2f %12.0f %12.4g %9.1f %6.1f%% %7.1f %6s\n", m.name.c_str(),
+                    run.threads, m.ms_per_step, m.cpu_ms_per_step, m.tokens_per_second,
+                    m.flops_per_step, m.gflops, 100 * m.fraction_of_peak, m.minor_faults_per_step,
+                    m.memory_stable ? "flat" : "GROWS");
       o << line;
     }
   std::snprintf(line, sizeof line, "peak resident set %.1f MiB; memory %s across steps\n",

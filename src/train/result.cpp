@@ -4,12 +4,18 @@ namespace tinyfront {
 
 const char* to_string(RunStatus s) {
   switch (s) {
-    case RunStatus::pending: return "pending";
-    case RunStatus::running: return "running";
-    case RunStatus::done: return "done";
-    case RunStatus::diverged: return "diverged";
-    case RunStatus::failed: return "failed";
-    case RunStatus::preempted: return "preempted";
+    case RunStatus::pending:
+      return "pending";
+    case RunStatus::running:
+      return "running";
+    case RunStatus::done:
+      return "done";
+    case RunStatus::diverged:
+      return "diverged";
+    case RunStatus::failed:
+      return "failed";
+    case RunStatus::preempted:
+      return "preempted";
   }
   return "?";
 }

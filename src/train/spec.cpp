@@ -27,19 +27,25 @@ SpecIssue issue_at(const std::string& file, const toml::node& node, const std::s
 
 std::string type_name(const toml::node& n) {
   switch (n.type()) {
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a float";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::table: return "a table";
-    default: return "a date/time";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a float";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::table:
+      return "a table";
+    default:
+      return "a date/time";
   }
 }
 
 // Reads one field: checks the TOML value's type and range, and stores it into the config.
 using Setter = std::function<void(const toml::node&, const std::string& key, FieldContext&)>;
-
 
 template <typename I>
 Setter integer(I& out, int64_t lo, int64_t hi) {
@@ -107,9 +113,9 @@ template <typename E>
 Setter enumeration(E& out, const char* choices) {
   return [&out, choices](const toml::node& n, const std::string& key, FieldContext& ctx) {
     if (!n.is_string()) {
-      ctx.issues.push_back(issue_at(ctx.file, n, key,
-                                    "expected a string (" + std::string(choices) + "), got " +
-                                        type_name(n)));
+      ctx.issues.push_back(
+          issue_at(ctx.file, n, key,
+                   "expected a string (" + std::string(choices) + "), got " + type_name(n)));
       return;
     }
     std::string s = *n.value<std::string>();
@@ -132,8 +138,8 @@ Setter int_list(std::vector<int>& out, int lo, int hi) {
       auto x = e.value<int64_t>();
       if (!e.is_integer() || *x < lo || *x > hi) {
         ctx.issues.push_back(issue_at(ctx.file, e, key,
-                                      "elements must be integers in [" + std::to_string(lo) +
-                                          ", " + std::to_string(hi) + "]"));
+                                      "elements must be integers in [" + std::to_string(lo) + ", " +
+                                          std::to_string(hi) + "]"));
         return;
       }
       v.push_back(int(*x));
@@ -146,8 +152,8 @@ Setter fraction_list(std::vector<double>& out) {
   return [&out](const toml::node& n, const std::string& key, FieldContext& ctx) {
     const toml::array* a = n.as_array();
     if (!a || a->size() != 3) {
-      ctx.issues.push_back(issue_at(ctx.file, n, key,
-                                    "expected [train, valid, test] fractions, got " + type_name(n)));
+      ctx.issues.push_back(issue_at(
+          ctx.file, n, key, "expected [train, valid, test] fractions, got " + type_name(n)));
       return;
     }
     std::vector<double> v;
@@ -188,8 +194,8 @@ Schema make_schema(RunConfig& c) {
     string(v)(n, key, ctx);
     if (v.empty()) return;
     if (v != "all" && v != "train")
-      ctx.issues.push_back(issue_at(ctx.file, n, key,
-                                    "unknown value \"" + v + "\" (expected all, train)"));
+      ctx.issues.push_back(
+          issue_at(ctx.file, n, key, "unknown value \"" + v + "\" (expected all, train)"));
     else
       c.data.vocab_from = v;
   };
@@ -235,11 +241,16 @@ Schema make_schema(RunConfig& c) {
 
 }  // namespace
 
-const char* to_string(Schedule s) { return s == Schedule::constant ? "constant" : "cosine"; }
+const char* to_string(Schedule s) {
+  return s == Schedule::constant ? "constant" : "cosine";
+}
 bool parse_enum(const std::string& s, Schedule& out) {
-  if (s == "constant") out = Schedule::constant;
-  else if (s == "cosine") out = Schedule::cosine;
-  else return false;
+  if (s == "constant")
+    out = Schedule::constant;
+  else if (s == "cosine")
+    out = Schedule::cosine;
+  else
+    return false;
   return true;
 }
 
@@ -261,8 +272,8 @@ void apply_spec_table(RunConfig& cfg, const toml::table& root, const std::string
       auto f = sec->second.find(key);
       if (f == sec->second.end()) {
         auto ks = k.source();  // point at the key itself, not its value
-        issues.push_back({file, int(ks.begin.line), int(ks.begin.column), section + "." + key,
-                          "unknown key"});
+        issues.push_back(
+            {file, int(ks.begin.line), int(ks.begin.column), section + "." + key, "unknown key"});
         continue;
       }
       f->second(node, section + "." + key, ctx);
@@ -347,15 +358,15 @@ void validate_config(const RunConfig& c, const std::string& file, std::vector<Sp
       add("model.positions", "rope needs an even head dimension (d_model / heads = " +
                                  std::to_string(m.d_model / m.heads) + ")");
   }
-  if (m.one_hot && m.arch != Arch::linear) add("model.one_hot", "only the linear model has one_hot");
+  if (m.one_hot && m.arch != Arch::linear)
+    add("model.one_hot", "only the linear model has one_hot");
   if (c.train.protocol == Protocol::causal && c.train.tokens == 0 && c.train.epochs <= 0)
     add("train.tokens", "causal protocol needs a budget: tokens > 0 or epochs > 0");
 }
 
 RunConfig load_job_spec(const std::string& path, const std::vector<std::string>& overrides) {
   std::vector<SpecIssue> issues;
-  if (!std::filesystem::exists(path))
-    throw SpecError({{path, 0, 0, "", "no such file"}});
+  if (!std::filesystem::exists(path)) throw SpecError({{path, 0, 0, "", "no such file"}});
   toml::table root;
   try {
     root = toml::parse_file(path);
@@ -400,12 +411,8 @@ nlohmann::ordered_json config_to_json(const RunConfig& c) {
   if (d.tokenizer == TokenizerKind::chars) d.eos = false;
 
   J j;
-  j["data"] = J{{"name", d.name},
-                {"path", d.path},
-                {"tokenizer", to_string(d.tokenizer)},
-                {"split", d.split},
-                {"eos", d.eos},
-                {"vocab_from", d.vocab_from}};
+  j["data"] = J{{"name", d.name},   {"path", d.path}, {"tokenizer", to_string(d.tokenizer)},
+                {"split", d.split}, {"eos", d.eos},   {"vocab_from", d.vocab_from}};
   j["model"] = J{{"arch", to_string(m.arch)},
                  {"context", m.context},
                  {"d_model", m.d_model},

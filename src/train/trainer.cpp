@@ -22,7 +22,9 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t ceil_div(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
 
 // Start positions of the evaluation windows of a split.
 std::vector<int64_t> eval_starts(const RunConfig& cfg, int64_t n, int64_t cap) {
@@ -50,8 +52,10 @@ void fill_batch(const RunConfig& cfg, const std::vector<int32_t>& tokens, const 
   for (int b = 0; b < nb; ++b) {
     const int32_t* w = tokens.data() + starts[b];
     std::copy(w, w + T, inputs.begin() + long(b) * T);
-    if (tpw == 1) targets[b] = w[T];
-    else std::copy(w + 1, w + T + 1, targets.begin() + long(b) * T);
+    if (tpw == 1)
+      targets[b] = w[T];
+    else
+      std::copy(w + 1, w + T + 1, targets.begin() + long(b) * T);
   }
 }
 
@@ -133,9 +137,9 @@ TrainResult train_run(const RunConfig& cfg_in, const Corpus& corpus, const Train
   const Budget budget = training_budget(cfg, n_train);
   const int64_t eval_every =
       tc.eval_every > 0 ? tc.eval_every
-      : tc.protocol == Protocol::paper ? budget.steps_per_epoch
-                                       : std::max<int64_t>(1, std::min(budget.steps_per_epoch,
-                                                                       ceil_div(budget.steps, 10)));
+      : tc.protocol == Protocol::paper
+          ? budget.steps_per_epoch
+          : std::max<int64_t>(1, std::min(budget.steps_per_epoch, ceil_div(budget.steps, 10)));
 
   Model<float> m = model_create<float>(cfg.model, tc.protocol, B);
   TrainState st;
@@ -189,8 +193,8 @@ TrainResult train_run(const RunConfig& cfg_in, const Corpus& corpus, const Train
 
     const double lr = learning_rate(tc, st.step, budget.steps);
     model_zero_grad(m);
-    float loss = model_forward<float>(m, inputs.data(), targets.data(), int(nb), true,
-                                      &st.dropout_rng);
+    float loss =
+        model_forward<float>(m, inputs.data(), targets.data(), int(nb), true, &st.dropout_rng);
     if (!std::isfinite(loss) || loss > tc.diverge_loss) {
       r.status = RunStatus::diverged;
       r.message = "training loss " + std::to_string(loss) + " at step " + std::to_string(st.step) +
@@ -245,8 +249,8 @@ TrainResult train_run(const RunConfig& cfg_in, const Corpus& corpus, const Train
     if (hooks.should_stop && st.step < budget.steps && !stop_early && hooks.should_stop()) {
       if (hooks.on_checkpoint) snapshot();
       r.status = RunStatus::preempted;
-      r.message = "stopped at step " + std::to_string(st.step) + " of " +
-                  std::to_string(budget.steps);
+      r.message =
+          "stopped at step " + std::to_string(st.step) + " of " + std::to_string(budget.steps);
       break;
     }
   }

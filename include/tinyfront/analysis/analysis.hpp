@@ -149,16 +149,16 @@ struct ComputeScaledRow {
 struct ComputeScaledVerdict {
   std::string dataset, protocol, budget;
   int deep_layers = 0, shallow_layers = 0;
-  double deep_nll = 0, shallow_nll = 0;  // best seed-mean over groups at that depth
-  double seed_spread = 0;                // largest max-min over seeds of the two
+  double deep_nll = 0, shallow_nll = 0;                 // best seed-mean over groups at that depth
+  double seed_spread = 0;                               // largest max-min over seeds of the two
   int64_t groups_compared = 0, groups_deeper_wins = 0;  // matched groups with both depths
-  bool recovers = false;  // deep_nll <= shallow_nll
+  bool recovers = false;                                // deep_nll <= shallow_nll
   std::string sentence;
 };
 
 struct FitRow {
   std::string dataset, protocol, arch;
-  int64_t runs = 0;  // usable runs of the scope (points are fewer: see fit_point_rule)
+  int64_t runs = 0;             // usable runs of the scope (points are fewer: see fit_point_rule)
   std::vector<double> N, D, L;  // the fit points: params, train_tokens, test NLL
   ScalingFit fit;
   std::vector<ComputeOptimal> optimal;  // at 10^k FLOPs, when the fit has an interior optimum
@@ -190,7 +190,7 @@ struct AnalysisReport {
   std::vector<ComputeScaledRow> compute_scaled;
   std::vector<ComputeScaledVerdict> compute_verdicts;
   std::vector<std::string> compute_notes;  // e.g. "no scaled-budget runs"
-  std::string fit_point_rule;  // how runs became fit points
+  std::string fit_point_rule;              // how runs became fit points
   std::vector<FitRow> fits;
   std::vector<CurveRow> curves;  // runs on any all-architecture frontier
   double seconds_analysis = 0;   // everything but the fits

@@ -17,7 +17,8 @@ namespace tinyfront {
 // dominate each other; of those the one with the smallest id is kept (then the smallest index),
 // so the result does not depend on input order. Points whose cost or loss is not finite are never
 // on the frontier. `ids` may be empty (then ties fall back to the index).
-std::vector<size_t> pareto_frontier(const std::vector<double>& cost, const std::vector<double>& loss,
+std::vector<size_t> pareto_frontier(const std::vector<double>& cost,
+                                    const std::vector<double>& loss,
                                     const std::vector<std::string>& ids);
 
 }  // namespace tinyfront

@@ -44,9 +44,8 @@ std::string budget_rule(const std::string& label);
 
 // The fields a non-fixed budget rule derives per model size. Runs under one rule differ in them
 // by construction, so they are not "other fields" when comparing such runs.
-inline const std::array<const char*, 3> kBudgetDerivedFields{"train.epochs",
-                                                             "train.windows_per_epoch",
-                                                             "train.tokens"};
+inline const std::array<const char*, 3> kBudgetDerivedFields{
+    "train.epochs", "train.windows_per_epoch", "train.tokens"};
 
 // Every field of config_to_json (same normalisation of fields that do not apply, same order) as
 // dotted name and rendered value: strings and enums as they are, numbers in shortest round-trip

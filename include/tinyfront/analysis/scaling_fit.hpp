@@ -48,9 +48,9 @@ struct ScalingFit {
   std::string message;  // why there is no fit, or notes on a fit
   int n_points = 0;
   double E = 0, A = 0, B = 0, alpha = 0, beta = 0;
-  double objective = 0;         // Huber loss at the optimum (sum over points)
-  double rmse_log = 0;          // RMSE of the log-loss residuals
-  double max_abs_residual = 0;  // largest |log L_fit - log L|
+  double objective = 0;           // Huber loss at the optimum (sum over points)
+  double rmse_log = 0;            // RMSE of the log-loss residuals
+  double max_abs_residual = 0;    // largest |log L_fit - log L|
   std::vector<double> residuals;  // log L_fit - log L per input point
   int starts_converged = 0;       // L-BFGS runs that met a tolerance
   Interval E_ci, A_ci, B_ci, alpha_ci, beta_ci;

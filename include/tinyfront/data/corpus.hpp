@@ -18,7 +18,7 @@ struct DataConfig {
   std::string path = "data/tinyshakespeare.txt";
   TokenizerKind tokenizer = TokenizerKind::chars;
   std::vector<double> split{0.9, 0.05, 0.05};  // train, valid, test (single-file corpora)
-  bool eos = false;  // words: append <eos> at every line end
+  bool eos = false;                            // words: append <eos> at every line end
   // chars: build the vocabulary over all three splits (the study's) or train only ("train").
   std::string vocab_from = "all";
 };

@@ -22,12 +22,12 @@ enum class Protocol { paper, causal };
 
 struct ModelConfig {
   Arch arch = Arch::transformer;
-  int vocab = 0;      // set from the corpus
-  int context = 128;  // T
-  int d_model = 128;  // embedding width (linear: per-token embedding width unless one_hot)
-  bool one_hot = false;             // linear only: one-hot codes instead of learned embeddings
+  int vocab = 0;         // set from the corpus
+  int context = 128;     // T
+  int d_model = 128;     // embedding width (linear: per-token embedding width unless one_hot)
+  bool one_hot = false;  // linear only: one-hot codes instead of learned embeddings
   std::vector<int> hidden{256, 256};  // mlp hidden widths
-  int layers = 3;                   // transformer blocks (attention: always 1)
+  int layers = 3;                     // transformer blocks (attention: always 1)
   int heads = 4;
   int ff = 256;  // feed-forward width
   Positions positions = Positions::learned;

@@ -99,9 +99,9 @@ void rope_backward(S* dx, long stride, int rows, int period, int pos0, int C, in
                    RopeStyle style);
 
 // Causal multi-head attention over B sequences of T rows. qkv[B*T,3C] holds q, k, v side by side
-// in each row; att[B,H,T,T] keeps the softmax probabilities for backward (only u <= t is meaningful;
-// entries above the diagonal may be left unwritten); out[B*T,C]. Blocks of query rows only
-// multiply the keys they may see: the upper triangle is skipped, not computed and masked.
+// in each row; att[B,H,T,T] keeps the softmax probabilities for backward (only u <= t is
+// meaningful; entries above the diagonal may be left unwritten); out[B*T,C]. Blocks of query rows
+// only multiply the keys they may see: the upper triangle is skipped, not computed and masked.
 // scratch holds attention_scratch_size values (packed keys or values, a few score rows).
 // Backward: dqkv is set.
 template <typename S>
@@ -118,17 +118,19 @@ void attention_backward(S* dqkv, S* scratch, const S* dout, const S* att, const 
 template <typename S>
 void attention_last_forward(S* out, S* att, const S* q, const S* qkv, int B, int T, int C, int H);
 template <typename S>
-void attention_last_backward(S* dq, S* dqkv, const S* dout, const S* att, const S* q,
-                             const S* qkv, int B, int T, int C, int H);
+void attention_last_backward(S* dq, S* dqkv, const S* dout, const S* att, const S* q, const S* qkv,
+                             int B, int T, int C, int H);
 
 // Softmax cross-entropy. probs[N,V] receives softmax(logits) (probs may be logits: in place);
 // losses[N] the per-row NLL.
 template <typename S>
-void crossentropy_forward(S* probs, S* losses, const S* logits, const int32_t* targets, int N, int V);
+void crossentropy_forward(S* probs, S* losses, const S* logits, const int32_t* targets, int N,
+                          int V);
 // dlogits[N,V] = (probs - onehot(targets)) * scale   (scale = 1/N for a mean loss). Overwrites;
 // dlogits may be probs.
 template <typename S>
-void crossentropy_backward(S* dlogits, const S* probs, const int32_t* targets, int N, int V, S scale);
+void crossentropy_backward(S* dlogits, const S* probs, const int32_t* targets, int N, int V,
+                           S scale);
 
 // Inverted dropout with a precomputed mask of 0 or 1/(1-p): out = inp * mask (out may be inp).
 template <typename S>

@@ -44,7 +44,9 @@ int targets_per_window(const ModelConfig& cfg, Protocol protocol);
 // weight-gradient sum is independent per sequence, so a thread takes a tile through the whole
 // network while its rows are in cache, with no barrier between layers.
 constexpr int kTileRows = 256;
-inline int sequences_per_tile(int T) { return T >= kTileRows ? 1 : kTileRows / T; }
+inline int sequences_per_tile(int T) {
+  return T >= kTileRows ? 1 : kTileRows / T;
+}
 
 template <typename S>
 struct Model {
@@ -67,10 +69,10 @@ struct Model {
     std::vector<S> attproj_mask, fcproj_mask;  // dropout masks (empty when dropout is 0)
     std::vector<S> x_last, q_last;             // last-position-only block (paper protocol)
   };
-  std::vector<S> emb, emb_mask;                 // embeddings (after dropout, in place)
-  std::vector<Block> blocks;                    // transformer blocks
-  std::vector<std::vector<S>> hid, hid_mask;    // mlp hidden layers (after ReLU)
-  std::vector<S> lnf, lnf_mean, lnf_rstd;       // final LayerNorm (attention models)
+  std::vector<S> emb, emb_mask;               // embeddings (after dropout, in place)
+  std::vector<Block> blocks;                  // transformer blocks
+  std::vector<std::vector<S>> hid, hid_mask;  // mlp hidden layers (after ReLU)
+  std::vector<S> lnf, lnf_mean, lnf_rstd;     // final LayerNorm (attention models)
   // [R, V]: the logits of the last forward. With targets they are replaced in place by the
   // softmax probabilities, and model_backward replaces those by d loss / d logits.
   std::vector<S> logits;

@@ -30,17 +30,16 @@ enum Tag : int {
 };
 
 struct RunMessage {
-  std::string config_json;  // config_to_json(RunConfig)
-  std::string base_dir;     // where relative data paths are resolved
-  double simulate_seconds = -1;  // >= 0: sleep this long instead of training
-  std::string checkpoint;        // serialize_state(TrainState), empty for a fresh start
-  int64_t checkpoint_steps = 0;     // checkpoint every N steps (0: not by steps)
-  double checkpoint_seconds = 0;    // ... and every M seconds (0: not by time)
+  std::string config_json;        // config_to_json(RunConfig)
+  std::string base_dir;           // where relative data paths are resolved
+  double simulate_seconds = -1;   // >= 0: sleep this long instead of training
+  std::string checkpoint;         // serialize_state(TrainState), empty for a fresh start
+  int64_t checkpoint_steps = 0;   // checkpoint every N steps (0: not by steps)
+  double checkpoint_seconds = 0;  // ... and every M seconds (0: not by time)
 
   template <class Archive>
   void serialize(Archive& ar, unsigned) {
-    ar & config_json & base_dir & simulate_seconds & checkpoint & checkpoint_steps &
-        checkpoint_seconds;
+    ar& config_json& base_dir& simulate_seconds& checkpoint& checkpoint_steps& checkpoint_seconds;
   }
 };
 
@@ -50,7 +49,7 @@ struct CheckpointMessage {
 
   template <class Archive>
   void serialize(Archive& ar, unsigned) {
-    ar & run_id & state;
+    ar& run_id& state;
   }
 };
 

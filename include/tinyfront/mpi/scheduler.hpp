@@ -15,11 +15,11 @@
 namespace tinyfront {
 
 struct SchedulerOptions {
-  bool simulate = false;          // workers sleep for the estimated duration instead of training
-  double simulate_scale = 1e-3;   // ... multiplied by this
-  double flops_per_second = 0;    // throughput for estimates (0: a default of 2e10)
-  bool quiet = false;             // no progress lines
-  double progress_interval = 2.0; // seconds between progress lines (plus one per finished run)
+  bool simulate = false;           // workers sleep for the estimated duration instead of training
+  double simulate_scale = 1e-3;    // ... multiplied by this
+  double flops_per_second = 0;     // throughput for estimates (0: a default of 2e10)
+  bool quiet = false;              // no progress lines
+  double progress_interval = 2.0;  // seconds between progress lines (plus one per finished run)
 };
 
 // What the master does with runs, results and checkpoints (the store plugs in here).
@@ -38,13 +38,13 @@ struct SchedulerCallbacks {
 struct SweepOutcome {
   int total = 0;  // runs scheduled
   int done = 0, diverged = 0, failed = 0, preempted = 0;
-  double startup_seconds = 0;     // waiting for every rank to be up (not part of wall_seconds)
-  double wall_seconds = 0;        // from every rank up to the last result
-  double busy_seconds = 0;        // sum of run durations measured by workers
-  double efficiency = 0;          // busy / (workers x wall)
+  double startup_seconds = 0;          // waiting for every rank to be up (not part of wall_seconds)
+  double wall_seconds = 0;             // from every rank up to the last result
+  double busy_seconds = 0;             // sum of run durations measured by workers
+  double efficiency = 0;               // busy / (workers x wall)
   double dispatch_ms_per_run = 0;      // master wall time from a worker's message to its next run
   double dispatch_cpu_ms_per_run = 0;  // master CPU time per dispatched run
-  bool interrupted = false;       // a stop signal ended the sweep early
+  bool interrupted = false;            // a stop signal ended the sweep early
 };
 
 // Collective: every rank of `world` calls it. Rank 0 (the master) uses `spec` and `runs`; the

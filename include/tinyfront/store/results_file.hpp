@@ -97,10 +97,10 @@ struct StoreInfo {
   std::string tinyfront_version, git_commit;  // of the tinyfront that created the file
   std::string created_at, updated_at;         // ISO 8601 UTC
   std::vector<std::string> hosts;
-  std::vector<std::string> vocabularies;      // names under /vocab
-  int64_t runs = 0;                           // distinct run ids, journal included
-  int64_t journal_records = 0;                // complete records not yet folded
-  bool journal_torn_tail = false;             // an incomplete last record was ignored
+  std::vector<std::string> vocabularies;  // names under /vocab
+  int64_t runs = 0;                       // distinct run ids, journal included
+  int64_t journal_records = 0;            // complete records not yet folded
+  bool journal_torn_tail = false;         // an incomplete last record was ignored
 };
 
 // Checks that `path` is a readable results file of this schema version (header, /runs layout,
@@ -120,8 +120,7 @@ std::vector<RunSummary> store_scan(const std::string& path);
 enum class WithCurves { no, yes };
 // Every run's latest record, in first-recorded order. Curves are loaded only on request
 // (one HDF5 object per run: slow for very large files).
-std::vector<RunRecord> store_read_runs(const std::string& path,
-                                       WithCurves curves = WithCurves::no);
+std::vector<RunRecord> store_read_runs(const std::string& path, WithCurves curves = WithCurves::no);
 std::vector<CurvePoint> store_read_curve(const std::string& path, const std::string& run_id);
 Vocabulary store_read_vocab(const std::string& path, const std::string& name);
 

@@ -51,7 +51,7 @@ struct SweepSpec {
   std::string base_dir;  // its directory: relative data paths are resolved against it
   std::string text;      // the spec file's full text (stored in the results file)
   SweepSettings settings;
-  std::vector<RunConfig> runs;  // expanded, unique by run id, in spec order
+  std::vector<RunConfig> runs;                // expanded, unique by run id, in spec order
   std::map<std::string, CorpusInfo> corpora;  // by data-config key (see data_key)
 };
 

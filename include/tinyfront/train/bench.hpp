@@ -14,9 +14,9 @@ namespace tinyfront {
 
 struct BenchOptions {
   std::vector<int> threads{1, 2};
-  bool quick = false;            // a few steps per model, for CI: the figures are only indicative
-  double seconds = 1.5;          // timed seconds per model and thread count (full mode)
-  double gemm_seconds = 0.3;     // timed seconds per GEMM shape (full mode)
+  bool quick = false;         // a few steps per model, for CI: the figures are only indicative
+  double seconds = 1.5;       // timed seconds per model and thread count (full mode)
+  double gemm_seconds = 0.3;  // timed seconds per GEMM shape (full mode)
   std::vector<std::string> models;  // names to run (empty: all of bench_models())
 };
 
@@ -42,8 +42,8 @@ struct ModelRate {
   std::string name;
   BenchModel model;
   int64_t params = 0;
-  int steps = 0;                // timed steps (after warm-up)
-  double ms_per_step = 0;       // median
+  int steps = 0;           // timed steps (after warm-up)
+  double ms_per_step = 0;  // median
   double ms_per_step_mean = 0;
   double ms_per_step_min = 0;
   double cpu_ms_per_step = 0;    // process CPU time (all threads) per step, mean

@@ -14,11 +14,11 @@ bool parse_enum(const std::string& s, RunStatus& out);
 // One evaluation point of the learning curve.
 struct CurvePoint {
   int64_t step = 0;
-  int64_t tokens = 0;       // training window tokens seen so far (windows x T)
-  double train_loss = 0;    // mean training loss since the previous point
-  double val_loss = 0;      // validation NLL (nats/token)
+  int64_t tokens = 0;     // training window tokens seen so far (windows x T)
+  double train_loss = 0;  // mean training loss since the previous point
+  double val_loss = 0;    // validation NLL (nats/token)
   double lr = 0;
-  double seconds = 0;       // wall time since the run started
+  double seconds = 0;  // wall time since the run started
 };
 
 struct TrainResult {
@@ -35,9 +35,9 @@ struct TrainResult {
   double flops_exact = 0;     // counted multiply-adds x 2 of forward + backward, all steps
   double best_val_nll = 0;
   int64_t best_val_step = 0;
-  double test_nll = 0;        // nats/token
+  double test_nll = 0;  // nats/token
   double test_ppl = 0;
-  double test_bpc = 0;        // bits per character (character corpora; 0 otherwise)
+  double test_bpc = 0;  // bits per character (character corpora; 0 otherwise)
   double wall_seconds = 0;
   double tokens_per_second = 0;  // train_tokens / training seconds
   std::vector<CurvePoint> curve;

@@ -9,9 +9,9 @@
 //            eval_every, patience, restore_best, seed, threads, diverge_loss
 #pragma once
 
+#include <toml++/toml.h>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <toml++/toml.h>
 #include <vector>
 
 #include "tinyfront/train/config.hpp"

@@ -7,12 +7,13 @@
 
 namespace tinyfront {
 
-// One problem found in a spec, e.g. "quick.toml:12:9: model.heads: must divide d_model (128), got 3".
+// One problem found in a spec, e.g. "quick.toml:12:9: model.heads: must divide d_model (128), got
+// 3".
 struct SpecIssue {
   std::string file;
-  int line = 0;    // 1-based; 0 when unknown
-  int column = 0;  // 1-based; 0 when unknown
-  std::string key; // dotted path such as "model.heads"; empty for whole-file problems
+  int line = 0;     // 1-based; 0 when unknown
+  int column = 0;   // 1-based; 0 when unknown
+  std::string key;  // dotted path such as "model.heads"; empty for whole-file problems
   std::string reason;
 
   std::string to_string() const;
