@@ -18,14 +18,16 @@ struct CommandResult {
   std::string output;  // stdout and stderr
 };
 
-// Runs a shell command, capturing its output; Open MPI is allowed to run as root and to
-// oversubscribe (the test machine has 2 cores).
+// Shell prefix for every command a test runs: Open MPI may run as root and oversubscribe (the
+// test machine has 2 cores). The same settings as scripts/env.sh.
+inline const std::string kMpiEnv =
+    "export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
+    "OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_btl=self,vader,tcp "
+    "OMPI_MCA_btl_vader_single_copy_mechanism=none; ";
+
+// Runs a shell command, capturing its output.
 inline CommandResult run_command(const std::string& cmd) {
-  std::string full =
-      "export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
-      "OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_btl=self,vader,tcp "
-      "OMPI_MCA_btl_vader_single_copy_mechanism=none; " +
-      cmd + " 2>&1";
+  std::string full = kMpiEnv + cmd + " 2>&1";
   CommandResult r;
   FILE* p = popen(full.c_str(), "r");
   if (!p) return r;
@@ -85,11 +87,7 @@ struct Background {
     pid = fork();
     if (pid == 0) {
       setpgid(0, 0);
-      std::string full =
-          "export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
-          "OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_btl=self,vader,tcp "
-          "OMPI_MCA_btl_vader_single_copy_mechanism=none; exec " +
-          cmd + " > " + log_path + " 2>&1";
+      std::string full = kMpiEnv + "exec " + cmd + " > " + log_path + " 2>&1";
       execl("/bin/sh", "sh", "-c", full.c_str(), (char*)nullptr);
       _exit(127);
     }

@@ -31,6 +31,15 @@ const char* to_string(FlopConvention c) {
   return "?";
 }
 
+bool parse_enum(const std::string& s, FlopConvention& out) {
+  for (FlopConvention c : {FlopConvention::study, FlopConvention::kaplan, FlopConvention::exact})
+    if (s == to_string(c)) {
+      out = c;
+      return true;
+    }
+  return false;
+}
+
 double RunCost::flops(FlopConvention c) const {
   return c == FlopConvention::study    ? flops_study
          : c == FlopConvention::kaplan ? flops_kaplan
@@ -199,14 +208,7 @@ SweepSpec load_sweep_spec(const std::string& path, const std::vector<std::string
       num(x, 0);
       S.checkpoint_steps = int64_t(x);
     } else if (key == "flops_convention") {
-      std::string c = v.value<std::string>().value_or("");
-      if (c == "study")
-        S.flops_convention = FlopConvention::study;
-      else if (c == "kaplan")
-        S.flops_convention = FlopConvention::kaplan;
-      else if (c == "exact")
-        S.flops_convention = FlopConvention::exact;
-      else
+      if (!parse_enum(v.value<std::string>().value_or(""), S.flops_convention))
         issues.push_back(at(path, v, name, "expected \"study\", \"kaplan\" or \"exact\""));
     } else {
       issues.push_back(at(path, v, name, "unknown key"));
@@ -347,14 +349,7 @@ SweepSpec load_sweep_spec(const std::string& path, const std::vector<std::string
       } else if (key == "tokens_per_param" || key == "iso_flops") {
         budget_values = numbers(v);
       } else if (key == "convention") {
-        std::string c = v.value<std::string>().value_or("");
-        if (c == "study")
-          iso_convention = FlopConvention::study;
-        else if (c == "kaplan")
-          iso_convention = FlopConvention::kaplan;
-        else if (c == "exact")
-          iso_convention = FlopConvention::exact;
-        else
+        if (!parse_enum(v.value<std::string>().value_or(""), iso_convention))
           issues.push_back(at(path, v, "budget.convention", "expected study, kaplan or exact"));
       } else if (key == "reference" && v.is_table()) {
         flatten(*v.as_table(), "", reference);

@@ -28,6 +28,7 @@ namespace tinyfront {
 
 enum class FlopConvention { study, kaplan, exact };
 const char* to_string(FlopConvention c);
+bool parse_enum(const std::string& s, FlopConvention& out);
 
 struct SweepSettings {
   std::string name = "sweep";
