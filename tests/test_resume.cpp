@@ -3,7 +3,9 @@
 // lost, nothing done runs twice, and the final table equals an uninterrupted sweep's, bit for bit.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "mpi_helpers.hpp"
@@ -147,4 +149,55 @@ TEST(Resume, SigUsr1CheckpointsExitsWithCodeAndResumesBitIdentical) {
   auto final_runs = by_id(store_read_runs(out));
   ASSERT_EQ(final_runs.size(), 6u);
   for (auto& [id, rec] : final_runs) expect_same_metrics(rec, reference.at(id));
+}
+
+// `tinyfront status` on the file of a sweep that is running: what runs where, and an ETA; after
+// the sweep stops, it says so, and a progress file left by a killed master is not taken as live.
+TEST(Status, ShowsALiveSweepItsRunningRunsAndEta) {
+  TempDir dir("status");
+  std::string spec = dir.file("status.toml", resume_sweep(40000));
+  std::string out = dir.file("results.h5");
+  const std::string status_cmd = std::string(TINYFRONT_BINARY) + " status " + out;
+  Background job(mpiexec(3, "sweep " + spec + " --out " + out), dir.file("log.txt"));
+  for (int i = 0; i < 1200 && job.output().find(" finished (") == std::string::npos; ++i)
+    sleep_seconds(0.05);
+  sleep_seconds(1.2);  // the progress file is refreshed at most once a second
+
+  CommandResult live = run_command(status_cmd + " --json");
+  CommandResult text = run_command(status_cmd);
+  job.signal_leader(SIGUSR1);
+  ASSERT_EQ(job.wait(), 75) << job.output();
+
+  ASSERT_EQ(live.exit_code, 0) << live.output;
+  auto j = nlohmann::json::parse(live.output);
+  EXPECT_TRUE(j["live"].get<bool>()) << live.output;
+  EXPECT_EQ(j["sweep"]["state"], "running");
+  EXPECT_EQ(j["sweep"]["total"], 6);
+  EXPECT_EQ(j["sweep"]["ranks"], 3);
+  EXPECT_GE(j["sweep"]["finished"].get<int>(), 1);
+  ASSERT_FALSE(j["sweep"]["eta_seconds"].is_null()) << live.output;
+  EXPECT_GT(j["sweep"]["eta_seconds"].get<double>(), 0.0);
+  ASSERT_GE(j["sweep"]["running_runs"].size(), 1u) << live.output;
+  for (auto& r : j["sweep"]["running_runs"]) {
+    EXPECT_GE(r["rank"].get<int>(), 1);
+    EXPECT_EQ(r["run_id"].get<std::string>().size(), 16u);
+  }
+  EXPECT_NE(text.output.find("sweep resume is running"), std::string::npos) << text.output;
+  EXPECT_NE(text.output.find("| ETA "), std::string::npos) << text.output;
+
+  CommandResult after = run_command(status_cmd + " --json");
+  ASSERT_EQ(after.exit_code, 0) << after.output;
+  auto k = nlohmann::json::parse(after.output);
+  EXPECT_FALSE(k["live"].get<bool>());
+  EXPECT_EQ(k["sweep"]["state"], "interrupted");
+
+  // A master killed with SIGKILL leaves "running" behind, with a pid that no longer exists.
+  std::string progress_file = out + ".progress.json";
+  std::ifstream in(progress_file);
+  auto p = nlohmann::json::parse(std::string(std::istreambuf_iterator<char>(in), {}));
+  p["state"] = "running";
+  std::ofstream(progress_file) << p.dump();
+  CommandResult gone = run_command(status_cmd);
+  EXPECT_NE(gone.output.find("no sweep is running on it"), std::string::npos) << gone.output;
+  EXPECT_EQ(gone.output.find("is running ("), std::string::npos) << gone.output;
 }

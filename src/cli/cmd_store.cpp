@@ -1,4 +1,5 @@
 // Commands around a results file: status, merge, export.
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -9,11 +10,28 @@
 
 #include "tinyfront/cli/commands.hpp"
 #include "tinyfront/store/checkpoint.hpp"
+#include "tinyfront/store/progress.hpp"
 #include "tinyfront/store/results_file.hpp"
 
 namespace fs = std::filesystem;
 
 namespace tinyfront::cli {
+
+namespace {
+
+double unix_seconds_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// 3725 s -> "1:02:05"
+std::string format_duration(double seconds) {
+  const long s = std::lround(std::max(0.0, seconds));
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+  return buf;
+}
+
+}  // namespace
 
 Command add_status(CLI::App& app) {
   struct Opt {
@@ -44,6 +62,14 @@ Command add_status(CLI::App& app) {
     if (fs::exists(ck.dir))
       for (auto& e : fs::directory_iterator(ck.dir))
         if (e.path().extension() == ".h5") in_flight.push_back(e.path().stem().string());
+    // A sweep writing to this file publishes its progress beside it.
+    const std::optional<SweepProgress> progress = progress_read(opt->path);
+    const double now = unix_seconds_now();
+    const bool live = progress && progress_is_live(*progress, now);
+    // The ETA was computed at the last update; count down from there.
+    const double eta = live && progress->eta_seconds >= 0
+                           ? std::max(0.0, progress->eta_seconds - (now - progress->updated_at))
+                           : -1;
     if (opt->json) {
       nlohmann::ordered_json j;
       j["path"] = opt->path;
@@ -55,6 +81,30 @@ Command add_status(CLI::App& app) {
       j["updated_at"] = info.updated_at;
       j["hosts"] = info.hosts;
       j["run_seconds_total"] = wall;
+      j["live"] = live;
+      if (progress) {
+        nlohmann::ordered_json s;
+        s["state"] = live ? "running" : (progress->state == "running" ? "gone" : progress->state);
+        s["host"] = progress->host;
+        s["pid"] = progress->pid;
+        s["ranks"] = progress->ranks;
+        s["updated_at"] = progress->updated_at;
+        s["total"] = progress->total;
+        s["finished"] = progress->finished;
+        s["running"] = progress->running;
+        s["left"] = progress->total - progress->finished - progress->running;
+        s["elapsed_seconds"] = progress->elapsed_seconds;
+        s["eta_seconds"] = eta >= 0 ? nlohmann::json(eta) : nlohmann::json();
+        s["running_runs"] = nlohmann::ordered_json::array();
+        for (auto& r : progress->running_runs)
+          s["running_runs"].push_back({{"run_id", r.run_id},
+                                       {"description", r.description},
+                                       {"rank", r.rank},
+                                       {"seconds", now - r.started_at}});
+        j["sweep"] = s;
+      } else {
+        j["sweep"] = nullptr;
+      }
       std::cout << j.dump() << "\n";
     } else {
       std::printf("%s: %zu runs (schema %d, created %s, updated %s)\n", opt->path.c_str(),
@@ -62,13 +112,30 @@ Command add_status(CLI::App& app) {
                   info.updated_at.c_str());
       for (auto& [s, n] : counts)
         if (n) std::printf("  %-10s %d\n", s.c_str(), n);
-      if (!in_flight.empty())
-        std::printf(
-            "  %zu runs have checkpoints (running or interrupted): resume with the same "
-            "sweep command\n",
-            in_flight.size());
       if (std::isfinite(best)) std::printf("  best test NLL %.4f\n", best);
       std::printf("  %.1f run-seconds of training recorded\n", wall);
+      if (live) {
+        const SweepProgress& p = *progress;
+        std::printf("sweep %s is running (pid %d on %s, %d ranks, updated %.0f s ago):\n",
+                    p.sweep.c_str(), p.pid, p.host.c_str(), p.ranks, now - p.updated_at);
+        std::printf("  %d/%d finished, %d running, %d left | elapsed %s | ETA %s\n", p.finished,
+                    p.total, p.running, p.total - p.finished - p.running,
+                    format_duration(p.elapsed_seconds + (now - p.updated_at)).c_str(),
+                    eta >= 0 ? format_duration(eta).c_str() : "unknown yet");
+        for (auto& r : p.running_runs)
+          std::printf("  rank %-4d %s  %s  for %s\n", r.rank, r.run_id.c_str(),
+                      r.description.c_str(), format_duration(now - r.started_at).c_str());
+      } else {
+        if (progress && progress->state == "running")
+          std::printf(
+              "  no sweep is running on it (the last one, pid %d on %s, stopped without "
+              "finishing)\n",
+              progress->pid, progress->host.c_str());
+        if (!in_flight.empty())
+          std::printf(
+              "  %zu runs have checkpoints (interrupted): resume with the same sweep command\n",
+              in_flight.size());
+      }
     }
     return 0;
   };

@@ -243,6 +243,7 @@ Command add_sweep(CLI::App& app) {
         ckpt_dir.write(id, state);
       };
       cb.load_checkpoint = [&](const std::string& id) { return ckpt_dir.read(id); };
+      cb.on_progress = [&](const SweepProgress& p) { progress_write(opt->out, p); };
     }
     if (!master && !opt->shared_checkpoints.empty())
       cb.worker_checkpoint = [&](const std::string& id, const std::string& state) {

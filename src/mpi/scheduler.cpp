@@ -168,35 +168,75 @@ std::string describe(const RunConfig& c) {
   return buf;
 }
 
-// Progress of the sweep as the master sees it.
+// Progress of the sweep as the master sees it: printed as a line now and then, and published
+// (for `tinyfront status`) through the on_progress callback.
 struct Progress {
-  int total = 0, finished = 0, running = 0;
+  int total = 0, finished = 0, running = 0, ranks = 0;
   SweepOutcome* outcome = nullptr;
-  double est_total = 0, est_finished = 0, actual_finished = 0;
-  Clock::time_point start = Clock::now(), last_print = Clock::now();
-  std::map<std::string, std::pair<double, std::string>> best;  // dataset -> (nll, run)
+  double est_total = 0, est_finished = 0;
+  Clock::time_point start = Clock::now(), last_print = Clock::now(), last_publish = {};
+  double started_at = unix_now();
+  std::map<std::string, BestRun> best;   // per dataset
+  std::map<int, RunningRun> running_on;  // rank -> its run
   bool quiet = false;
   std::string name;
+  std::function<void(const SweepProgress&)> publish_to;
+
+  // ETA: the remaining estimated work, scaled by how estimates compared to reality so far.
+  double eta() const {
+    if (est_finished > 0 && finished > 0)
+      return since(start) * (est_total - est_finished) / est_finished;
+    return NAN;
+  }
 
   void print() {
     if (quiet) return;
-    const double elapsed = since(start);
-    // ETA: the remaining estimated work, scaled by how estimates compared to reality so far.
-    double eta = NAN;
-    if (est_finished > 0 && finished > 0) eta = elapsed * (est_total - est_finished) / est_finished;
     std::string best_txt;
     for (auto& [ds, b] : best) {
       char buf[200];
-      std::snprintf(buf, sizeof buf, " | best %s %.4f (%s)", ds.c_str(), b.first, b.second.c_str());
+      std::snprintf(buf, sizeof buf, " | best %s %.4f (%s)", ds.c_str(), b.test_nll,
+                    b.description.c_str());
       best_txt += buf;
     }
     std::fprintf(stderr,
                  "[%s] %d/%d finished (%d failed, %d diverged) | %d running | %d left | "
                  "elapsed %s | ETA %s%s\n",
                  name.c_str(), finished, total, outcome->failed, outcome->diverged, running,
-                 total - finished - running, hms(elapsed).c_str(), hms(eta).c_str(),
+                 total - finished - running, hms(since(start)).c_str(), hms(eta()).c_str(),
                  best_txt.c_str());
     last_print = Clock::now();
+  }
+
+  // At most once a second unless `state` says the sweep has ended.
+  void publish(const std::string& state = "running") {
+    if (!publish_to) return;
+    if (state == "running" && since(last_publish) < 1.0) return;
+    last_publish = Clock::now();
+    SweepProgress p;
+    p.sweep = name;
+    p.state = state;
+    p.host = host_name();
+    p.pid = int(getpid());
+    p.ranks = ranks;
+    p.started_at = started_at;
+    p.updated_at = unix_now();
+    p.total = total;
+    p.finished = finished;
+    p.running = running;
+    p.failed = outcome->failed;
+    p.diverged = outcome->diverged;
+    p.elapsed_seconds = since(start);
+    const double e = eta();
+    p.eta_seconds = std::isfinite(e) ? e : -1;
+    p.best = best;
+    for (auto& [rank, run] : running_on) p.running_runs.push_back(run);
+    try {
+      publish_to(p);
+    } catch (const std::exception& ex) {
+      // A progress file that cannot be written must not stop the sweep; say it once.
+      if (!quiet) std::fprintf(stderr, "[%s] warning: %s\n", name.c_str(), ex.what());
+      publish_to = nullptr;
+    }
   }
 };
 
@@ -280,6 +320,8 @@ SweepOutcome run_sweep(bmpi::communicator& world, const SweepSpec& spec,
   prog.outcome = &out;
   prog.quiet = opt.quiet;
   prog.name = spec.settings.name;
+  prog.ranks = world.size();
+  prog.publish_to = cb.on_progress;
   for (double e : est) prog.est_total += e;
   std::map<std::string, size_t> index_of;
   for (size_t i = 0; i < runs.size(); ++i) index_of[run_id(runs[i])] = i;
@@ -304,10 +346,11 @@ SweepOutcome run_sweep(bmpi::communicator& world, const SweepSpec& spec,
     if (it != index_of.end()) prog.est_finished += est[it->second];
     if (rec.result.status == RunStatus::done && std::isfinite(rec.result.test_nll)) {
       auto& b = prog.best[rec.config.data.name];
-      if (b.second.empty() || rec.result.test_nll < b.first)
+      if (b.description.empty() || rec.result.test_nll < b.test_nll)
         b = {rec.result.test_nll, describe(rec.config)};
     }
     prog.print();
+    prog.publish();
   };
 
   size_t next = 0;
@@ -319,11 +362,14 @@ SweepOutcome run_sweep(bmpi::communicator& world, const SweepSpec& spec,
       prog.running = 1;
       RunMessage m = make_message(order[next]);
       std::string id = run_id(runs[order[next]]);
+      prog.running_on[0] = {id, describe(runs[order[next]]), 0, unix_now()};
+      prog.publish();
       auto send_ckpt = [&](const std::string& s) {
         if (cb.on_checkpoint) cb.on_checkpoint(id, s);
       };
       RunRecord rec = exec.execute(m, send_ckpt, [] { return stop_requested(); });
       prog.running = 0;
+      prog.running_on.erase(0);
       finished(rec);
     }
   } else {
@@ -363,6 +409,7 @@ SweepOutcome run_sweep(bmpi::communicator& world, const SweepSpec& spec,
             }
         }
         if (!opt.quiet && since(prog.last_print) > opt.progress_interval) prog.print();
+        prog.publish();
         reap();
         std::this_thread::sleep_for(std::chrono::microseconds(200));
       }
@@ -383,6 +430,7 @@ SweepOutcome run_sweep(bmpi::communicator& world, const SweepSpec& spec,
         world.recv(src, kResult, result_text);
         busy[size_t(src)] = false;
         prog.running -= 1;
+        prog.running_on.erase(src);
       }
       // The worker gets its next run first; then the result is stored (durably: an fsync) and
       // counted. The worker need not wait for the disk.
@@ -393,7 +441,9 @@ SweepOutcome run_sweep(bmpi::communicator& world, const SweepSpec& spec,
         stop_sent[size_t(src)] = true;
         --active;
       } else {
+        const RunConfig& cfg = runs[order[next]];
         post(src, kRun, std::make_shared<RunMessage>(make_message(order[next++])));
+        prog.running_on[src] = {run_id(cfg), describe(cfg), src, unix_now()};
         busy[size_t(src)] = true;
         prog.running += 1;
         ++dispatched;
@@ -411,6 +461,7 @@ SweepOutcome run_sweep(bmpi::communicator& world, const SweepSpec& spec,
   out.dispatch_ms_per_run = dispatched ? 1e3 * dispatch_seconds / dispatched : 0;
   out.dispatch_cpu_ms_per_run = dispatched ? 1e3 * dispatch_cpu_seconds / dispatched : 0;
   if (!opt.quiet) prog.print();
+  prog.publish(out.interrupted ? "interrupted" : "finished");
   return out;
 }
 

@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 
+#include "tinyfront/store/progress.hpp"
 #include "tinyfront/store/record.hpp"
 #include "tinyfront/sweep/sweep_spec.hpp"
 #include "tinyfront/train/trainer.hpp"
@@ -33,6 +34,9 @@ struct SchedulerCallbacks {
   // When set, workers store their checkpoints themselves with it (a directory every node can
   // reach) instead of sending them to rank 0. Called on worker ranks.
   std::function<void(const std::string& run_id, const std::string& state)> worker_checkpoint;
+  // Called on rank 0 with the sweep's progress: at most once a second while it runs, and once at
+  // the end (state "finished" or "interrupted").
+  std::function<void(const SweepProgress&)> on_progress;
 };
 
 struct SweepOutcome {
