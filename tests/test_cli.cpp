@@ -89,7 +89,8 @@ TEST(Cli, PlanReportsCostsAndEnforcesLimits) {
   CommandResult over =
       run_command(tf("plan " + quick + " --flops-per-second 1e10 --set sweep.max_total_flops=1e9"));
   EXPECT_EQ(over.exit_code, 3) << over.output;
-  EXPECT_NE(over.output.find("LIMIT EXCEEDED: total FLOPs"), std::string::npos) << over.output;
+  EXPECT_NE(over.output.find("LIMIT EXCEEDED: total study FLOPs"), std::string::npos)
+      << over.output;
   // The sweep itself refuses to start, with the numbers, and creates no file.
   TempDir dir("limits");
   CommandResult sw = run_command(mpiexec(

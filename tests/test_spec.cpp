@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "tinyfront/model/model.hpp"
+#include "tinyfront/sweep/budget_limits.hpp"
 #include "tinyfront/sweep/sweep_spec.hpp"
 #include "tinyfront/train/spec.hpp"
 #include "tinyfront/train/trainer.hpp"
@@ -289,4 +290,43 @@ TEST(SweepSpec, ShardsPartitionTheGrid) {
 TEST(SweepSpec, QuickSweepShipsAndExpands) {
   SweepSpec s = load_sweep_spec(std::string(TINYFRONT_SOURCE_DIR) + "/sweeps/quick.toml");
   EXPECT_EQ(s.runs.size(), 16u);  // 4 architectures x 2 contexts x 2 learning rates
+}
+
+// One limit check for plan, sweep and submit: each limit with its numbers, and the wall time
+// never below the longest run.
+TEST(SweepSpec, BudgetLimitsNameWhatIsExceededWithTheNumbers) {
+  std::string p = write_spec("limits.toml",
+                             "[sweep]\nflops_convention = \"exact\"\n"
+                             "[defaults]\ndata." +
+                                 kData +
+                                 "model.arch = \"mlp\"\nmodel.context = 8\n"
+                                 "[grid]\ntrain.lr = [1e-3, 2e-3, 3e-3]\n"
+                                 "model.d_model = [16, 32]\n");
+  SweepSpec s = load_sweep_spec(p);
+  ASSERT_EQ(s.runs.size(), 6u);
+  const SweepCost cost = sweep_cost(s, s.runs, 1e9);
+  EXPECT_EQ(cost.runs, 6);
+  double total = 0, largest = 0, longest = 0;
+  for (auto& r : s.runs) {
+    const CorpusInfo& ci = s.corpora.at(data_key(r.data));
+    total += run_cost(r, ci).flops_exact;
+    largest = std::max(largest, run_cost(r, ci).flops_exact);
+    longest = std::max(longest, estimate_seconds(r, ci, 1e9) / 3600);
+  }
+  EXPECT_DOUBLE_EQ(cost.total_flops, total);
+  EXPECT_DOUBLE_EQ(cost.largest_run_flops, largest);
+  EXPECT_DOUBLE_EQ(cost.wall_hours(1000), longest);  // more workers than runs
+  EXPECT_DOUBLE_EQ(cost.wall_hours(1), cost.run_hours);
+
+  EXPECT_TRUE(exceeded_limits(s.settings, cost, 1).empty());  // no limits set
+  SweepSettings lim = s.settings;
+  lim.max_total_flops = total / 2;
+  lim.max_run_flops = largest * 2;  // not exceeded
+  lim.max_hours = cost.run_hours / 4;
+  std::vector<std::string> over = exceeded_limits(lim, cost, 2);
+  ASSERT_EQ(over.size(), 2u);
+  EXPECT_NE(over[0].find("total exact FLOPs"), std::string::npos) << over[0];
+  EXPECT_NE(over[0].find("exceed sweep.max_total_flops"), std::string::npos) << over[0];
+  EXPECT_NE(over[1].find("on 2 workers exceed sweep.max_hours"), std::string::npos) << over[1];
+  EXPECT_TRUE(exceeded_limits(lim, cost, 8).size() == 1u);  // 8 workers: within max_hours
 }

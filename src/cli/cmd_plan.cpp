@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tinyfront/cli/commands.hpp"
-#include "tinyfront/mpi/scheduler.hpp"
+#include "tinyfront/sweep/budget_limits.hpp"
 #include "tinyfront/sweep/sweep_spec.hpp"
 #include "tinyfront/train/calibrate.hpp"
 #include "tinyfront/train/spec.hpp"
@@ -46,7 +46,6 @@ Command add_plan(CLI::App& app) {
     };
     std::map<std::string, Group> by_arch;
     Group total;
-    double largest = 0, longest = 0;
     nlohmann::ordered_json list = nlohmann::ordered_json::array();
     for (auto& r : spec.runs) {
       const CorpusInfo& ci = spec.corpora.at(data_key(r.data));
@@ -59,8 +58,6 @@ Command add_plan(CLI::App& app) {
         g->study += c.flops_study, g->kaplan += c.flops_kaplan, g->exact += c.flops_exact;
         g->hours += secs / 3600;
       }
-      largest = std::max(largest, c.flops(spec.settings.flops_convention));
-      longest = std::max(longest, secs);
       if (opt->list || opt->json)
         list.push_back({{"run_id", run_id(r)},
                         {"arch", to_string(r.model.arch)},
@@ -73,28 +70,10 @@ Command add_plan(CLI::App& app) {
                         {"estimated_seconds", secs}});
     }
     const int workers = std::max(1, opt->ranks - 1);
-    // Wall time: the work spread over the workers, but never less than the longest run.
-    double wall_hours = std::max(total.hours / workers, longest / 3600);
     const SweepSettings& S = spec.settings;
-    std::vector<std::string> over;
-    char buf[256];
-    double conv_total = S.flops_convention == FlopConvention::study    ? total.study
-                        : S.flops_convention == FlopConvention::kaplan ? total.kaplan
-                                                                       : total.exact;
-    if (S.max_total_flops > 0 && conv_total > S.max_total_flops) {
-      std::snprintf(buf, sizeof buf, "total FLOPs %.3g > max_total_flops %.3g", conv_total,
-                    S.max_total_flops);
-      over.push_back(buf);
-    }
-    if (S.max_run_flops > 0 && largest > S.max_run_flops) {
-      std::snprintf(buf, sizeof buf, "largest run %.3g FLOPs > max_run_flops %.3g", largest,
-                    S.max_run_flops);
-      over.push_back(buf);
-    }
-    if (S.max_hours > 0 && wall_hours > S.max_hours) {
-      std::snprintf(buf, sizeof buf, "estimated %.2f h > max_hours %.2f", wall_hours, S.max_hours);
-      over.push_back(buf);
-    }
+    const SweepCost cost = sweep_cost(spec, spec.runs, fps);
+    const double wall_hours = cost.wall_hours(workers);
+    const std::vector<std::string> over = exceeded_limits(S, cost, workers);
     if (opt->json) {
       nlohmann::ordered_json j;
       j["spec"] = opt->spec;

@@ -23,7 +23,7 @@
 #include <tuple>
 
 #include "tinyfront/cli/commands.hpp"
-#include "tinyfront/mpi/scheduler.hpp"
+#include "tinyfront/sweep/budget_limits.hpp"
 #include "tinyfront/sweep/sweep_spec.hpp"
 #include "tinyfront/train/spec.hpp"
 #include "tinyfront/util/error.hpp"
@@ -310,37 +310,17 @@ Command add_submit(CLI::App& app) {
     // The spec's limits, as `tinyfront sweep` checks them at its start (per shard), so that a job
     // does not wait in the queue only to refuse to start.
     if (!opt->ignore_limits) {
-      const int workers = std::max(1, opt->nodes * opt->ntasks_per_node - 1);
-      const SweepSettings& S = spec.settings;
+      const int workers = opt->nodes * opt->ntasks_per_node - 1;
       for (int i = 0; i < opt->shards; ++i) {
-        double total = 0, largest = 0, hours = 0;
-        for (auto& r : spec.runs) {
-          if (!in_shard(run_id(r), i, opt->shards)) continue;
-          const CorpusInfo& ci = spec.corpora.at(data_key(r.data));
-          const double f = run_cost(r, ci).flops(S.flops_convention);
-          total += f;
-          largest = std::max(largest, f);
-          hours += estimate_seconds(r, ci, 0) / 3600.0;
-        }
-        char buf[200] = "";
-        if (S.max_total_flops > 0 && total > S.max_total_flops)
-          std::snprintf(buf, sizeof buf, "total %s FLOPs %.3g exceed sweep.max_total_flops %.3g",
-                        to_string(S.flops_convention), total, S.max_total_flops);
-        else if (S.max_run_flops > 0 && largest > S.max_run_flops)
-          std::snprintf(buf, sizeof buf,
-                        "largest run's %s FLOPs %.3g exceed sweep.max_run_flops "
-                        "%.3g",
-                        to_string(S.flops_convention), largest, S.max_run_flops);
-        else if (S.max_hours > 0 && hours / workers > S.max_hours)
-          std::snprintf(buf, sizeof buf,
-                        "estimated %.2f hours on %d workers exceed "
-                        "sweep.max_hours %.2f",
-                        hours / workers, workers, S.max_hours);
-        if (buf[0])
+        std::vector<RunConfig> shard;
+        for (auto& r : spec.runs)
+          if (in_shard(run_id(r), i, opt->shards)) shard.push_back(r);
+        std::vector<std::string> over =
+            exceeded_limits(spec.settings, sweep_cost(spec, shard, 0), workers);
+        if (!over.empty())
           throw SpecError(
               {{opt->spec, 0, 0, "sweep",
-                std::string(buf) +
-                    (opt->shards > 1 ? " in shard " + std::to_string(i) : std::string()) +
+                over.front() + (opt->shards > 1 ? " in shard " + std::to_string(i) : "") +
                     " (--ignore-limits to submit anyway)"}});
       }
     }

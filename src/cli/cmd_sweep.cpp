@@ -17,6 +17,7 @@
 #include "tinyfront/mpi/scheduler.hpp"
 #include "tinyfront/store/checkpoint.hpp"
 #include "tinyfront/store/results_file.hpp"
+#include "tinyfront/sweep/budget_limits.hpp"
 #include "tinyfront/train/spec.hpp"
 
 namespace fs = std::filesystem;
@@ -122,35 +123,8 @@ Command add_sweep(CLI::App& app) {
         for (auto& r : spec.runs)
           if (in_shard(run_id(r), shard_i, shard_n)) runs.push_back(r);
         // Budget limits, before any compute.
-        double total = 0, largest = 0, hours = 0;
-        const FlopConvention conv = spec.settings.flops_convention;
-        for (auto& r : runs) {
-          const CorpusInfo& ci = spec.corpora.at(data_key(r.data));
-          RunCost c = run_cost(r, ci);
-          total += c.flops(conv);
-          largest = std::max(largest, c.flops(conv));
-          hours += estimate_seconds(r, ci, opt->flops_per_second) / 3600.0;
-        }
-        const int workers = std::max(1, world.size() - 1);
-        std::vector<std::string> over;
-        char buf[256];
-        if (spec.settings.max_total_flops > 0 && total > spec.settings.max_total_flops) {
-          std::snprintf(buf, sizeof buf, "total %s FLOPs %.3g exceed sweep.max_total_flops %.3g",
-                        to_string(conv), total, spec.settings.max_total_flops);
-          over.push_back(buf);
-        }
-        if (spec.settings.max_run_flops > 0 && largest > spec.settings.max_run_flops) {
-          std::snprintf(buf, sizeof buf,
-                        "largest run's %s FLOPs %.3g exceed sweep.max_run_flops %.3g",
-                        to_string(conv), largest, spec.settings.max_run_flops);
-          over.push_back(buf);
-        }
-        if (spec.settings.max_hours > 0 && hours / workers > spec.settings.max_hours) {
-          std::snprintf(buf, sizeof buf,
-                        "estimated %.2f hours on %d workers exceed sweep.max_hours %.2f",
-                        hours / workers, workers, spec.settings.max_hours);
-          over.push_back(buf);
-        }
+        const std::vector<std::string> over = exceeded_limits(
+            spec.settings, sweep_cost(spec, runs, opt->flops_per_second), world.size() - 1);
         if (!over.empty() && !opt->ignore_limits) {
           std::string msg;
           for (auto& o : over) msg += (msg.empty() ? "" : "; ") + o;

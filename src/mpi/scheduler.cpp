@@ -19,6 +19,7 @@
 
 #include "tinyfront/mpi/protocol.hpp"
 #include "tinyfront/store/record_json.hpp"
+#include "tinyfront/sweep/budget_limits.hpp"
 #include "tinyfront/train/spec.hpp"
 #include "tinyfront/train/state_io.hpp"
 #include "tinyfront/util/error.hpp"
@@ -54,11 +55,6 @@ void request_stop() {
 }
 
 // ---------------------------------------------------------------------------------------------
-
-double estimate_seconds(const RunConfig& cfg, const CorpusInfo& corpus, double flops_per_second) {
-  RunCost c = run_cost(cfg, corpus);
-  return (c.flops_exact + c.eval_flops) / (flops_per_second > 0 ? flops_per_second : 2e10);
-}
 
 namespace {
 

@@ -58,9 +58,6 @@ SweepOutcome run_sweep(boost::mpi::communicator& world, const SweepSpec& spec,
                        const std::vector<RunConfig>& runs, const SchedulerOptions& options,
                        const SchedulerCallbacks& callbacks);
 
-// Estimated seconds of a run at a given FLOP rate (training + evaluation, exact FLOPs).
-double estimate_seconds(const RunConfig& cfg, const CorpusInfo& corpus, double flops_per_second);
-
 // Installs SIGTERM/SIGUSR1 handlers that set the stop flag polled by running runs.
 void install_stop_handlers();
 bool stop_requested();
