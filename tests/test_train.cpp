@@ -189,3 +189,40 @@ TEST(Train, ContextLongerThanSplitIsAClearError) {
     EXPECT_NE(std::string(e.what()).find("model.context"), std::string::npos) << e.what();
   }
 }
+
+// Causal epochs whose windows do not fill whole batches: the budget has exactly the steps the
+// windows fill (the step count used to be epochs x steps per epoch, which ran past the last window
+// with negative batch sizes and corrupted memory at the end of a 6-epoch PTB run).
+TEST(Train, CausalEpochBudgetEndsAtTheLastWindow) {
+  RunConfig cfg = small_run(Arch::transformer);
+  cfg.train.protocol = Protocol::causal;
+  cfg.train.tokens = 0;
+  for (int64_t n_train : {48, 100, 887521, 2088628})
+    for (int epochs : {1, 2, 3, 6})
+      for (int batch : {1, 4, 32}) {
+        cfg.train.epochs = epochs;
+        cfg.train.batch = batch;
+        const Budget b = training_budget(cfg, n_train);
+        const int64_t epoch_windows = (n_train - cfg.model.context) / cfg.model.context;
+        EXPECT_EQ(b.windows, epochs * epoch_windows);
+        EXPECT_GE(b.steps * batch, b.windows) << n_train << " " << epochs << " " << batch;
+        EXPECT_LT((b.steps - 1) * batch, b.windows) << n_train << " " << epochs << " " << batch;
+      }
+
+  // End to end on a corpus of 5 windows per epoch, batch 4, 3 epochs: 15 windows in 4 steps.
+  DataConfig d;
+  d.path = "data/tinyshakespeare.txt";
+  Corpus c = load_corpus(d, TINYFRONT_SOURCE_DIR);
+  c.train.resize(48);
+  cfg.model.context = 8;
+  cfg.model.dropout = 0.1;
+  cfg.train.batch = 4;
+  cfg.train.epochs = 3;
+  cfg.train.eval_every = 1;
+  cfg.train.eval_windows = 4;
+  TrainResult r = train_run(cfg, c);
+  EXPECT_EQ(r.status, RunStatus::done) << r.message;
+  EXPECT_EQ(r.steps, 4);
+  EXPECT_EQ(r.train_windows, 15);
+  EXPECT_TRUE(std::isfinite(r.test_nll));
+}

@@ -439,7 +439,9 @@ void attention_model_forward(Model<S>& m, int B, bool drop, bool with_targets, R
 template <typename S>
 S model_forward(Model<S>& m, const int32_t* inputs, const int32_t* targets, int B, bool training,
                 Rng* rng) {
-  if (B > m.max_batch) throw std::invalid_argument("model_forward: batch larger than max_batch");
+  if (B < 1 || B > m.max_batch)
+    throw std::invalid_argument("model_forward: batch of " + std::to_string(B) +
+                                " outside [1, max_batch]");
   const ModelConfig& cfg = m.cfg;
   const int T = cfg.context, C = cfg.d_model, V = cfg.vocab;
   const int R = B * targets_per_window(cfg, m.protocol);

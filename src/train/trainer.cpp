@@ -94,8 +94,10 @@ Budget training_budget(const RunConfig& cfg, int64_t n_train) {
       b.windows = ceil_div(t.tokens, tpw);
       b.steps = ceil_div(b.windows, t.batch);
     } else {
-      b.steps = int64_t(t.epochs) * b.steps_per_epoch;
+      // Epochs of causal windows are not cut into whole batches: the steps are those the
+      // windows fill (epochs x steps_per_epoch would run past the last window).
       b.windows = int64_t(t.epochs) * epoch_windows;
+      b.steps = ceil_div(b.windows, t.batch);
     }
   }
   return b;
@@ -187,6 +189,9 @@ TrainResult train_run(const RunConfig& cfg_in, const Corpus& corpus, const Train
     } else {
       nb = std::min<int64_t>(B, budget.windows - st.step * B);
     }
+    if (nb <= 0)
+      throw Error("internal: training batch of " + std::to_string(nb) + " windows at step " +
+                  std::to_string(st.step) + " of " + std::to_string(budget.steps));
     for (int64_t b = 0; b < nb; ++b)
       starts[b] = int64_t(st.data_rng.below(uint64_t(n_train - T - 1)));
     fill_batch(cfg, corpus.train, starts.data(), int(nb), inputs, targets);
