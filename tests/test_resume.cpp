@@ -132,8 +132,7 @@ TEST(Resume, SigUsr1CheckpointsExitsWithCodeAndResumesBitIdentical) {
   std::string out = dir.file("results.h5");
   Background job(mpiexec(2, "sweep " + spec + " --out " + out), dir.file("log.txt"));
   // Signal once the first run has finished, so that the sweep is surely in the middle.
-  for (int i = 0; i < 600 && job.output().find(" finished (") == std::string::npos; ++i)
-    sleep_seconds(0.05);
+  for (int i = 0; i < 600 && last_finished_count(job.output()) < 1; ++i) sleep_seconds(0.05);
   job.signal_leader(SIGUSR1);  // mpirun forwards SIGUSR1 to every rank
   int code = job.wait();
   ASSERT_EQ(code, 75) << job.output();
@@ -159,11 +158,18 @@ TEST(Status, ShowsALiveSweepItsRunningRunsAndEta) {
   std::string out = dir.file("results.h5");
   const std::string status_cmd = std::string(TINYFRONT_BINARY) + " status " + out;
   Background job(mpiexec(3, "sweep " + spec + " --out " + out), dir.file("log.txt"));
-  for (int i = 0; i < 1200 && job.output().find(" finished (") == std::string::npos; ++i)
-    sleep_seconds(0.05);
-  sleep_seconds(1.2);  // the progress file is refreshed at most once a second
-
-  CommandResult live = run_command(status_cmd + " --json");
+  // Ask until the published progress has a finished run (and so an ETA); the file is refreshed
+  // at most once a second.
+  CommandResult live;
+  for (int i = 0; i < 300; ++i) {
+    live = run_command(status_cmd + " --json");
+    if (live.exit_code == 0) {
+      auto p = nlohmann::json::parse(live.output, nullptr, false);
+      if (!p.is_discarded() && p["sweep"].is_object() && p["sweep"]["finished"].get<int>() >= 1)
+        break;
+    }
+    sleep_seconds(0.2);
+  }
   CommandResult text = run_command(status_cmd);
   job.signal_leader(SIGUSR1);
   ASSERT_EQ(job.wait(), 75) << job.output();
