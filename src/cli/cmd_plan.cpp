@@ -46,11 +46,13 @@ Command add_plan(CLI::App& app) {
     };
     std::map<std::string, Group> by_arch;
     Group total;
+    SweepCost cost;  // for the spec's limits
     nlohmann::ordered_json list = nlohmann::ordered_json::array();
     for (auto& r : spec.runs) {
       const CorpusInfo& ci = spec.corpora.at(data_key(r.data));
       RunCost c = run_cost(r, ci);
       double secs = estimate_seconds(r, ci, fps);
+      cost.add(c.flops(spec.settings.flops_convention), secs / 3600);
       for (Group* g : {&by_arch[to_string(r.model.arch)], &total}) {
         g->runs += 1;
         g->params_min = std::min(g->params_min, double(c.params));
@@ -71,7 +73,6 @@ Command add_plan(CLI::App& app) {
     }
     const int workers = std::max(1, opt->ranks - 1);
     const SweepSettings& S = spec.settings;
-    const SweepCost cost = sweep_cost(spec, spec.runs, fps);
     const double wall_hours = cost.wall_hours(workers);
     const std::vector<std::string> over = exceeded_limits(S, cost, workers);
     if (opt->json) {

@@ -1,5 +1,4 @@
 // Commands around a results file: status, merge, export.
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -12,16 +11,13 @@
 #include "tinyfront/store/checkpoint.hpp"
 #include "tinyfront/store/progress.hpp"
 #include "tinyfront/store/results_file.hpp"
+#include "tinyfront/util/system.hpp"
 
 namespace fs = std::filesystem;
 
 namespace tinyfront::cli {
 
 namespace {
-
-double unix_seconds_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 // 3725 s -> "1:02:05"
 std::string format_duration(double seconds) {
@@ -64,7 +60,7 @@ Command add_status(CLI::App& app) {
         if (e.path().extension() == ".h5") in_flight.push_back(e.path().stem().string());
     // A sweep writing to this file publishes its progress beside it.
     const std::optional<SweepProgress> progress = progress_read(opt->path);
-    const double now = unix_seconds_now();
+    const double now = unix_now();
     const bool live = progress && progress_is_live(*progress, now);
     // The ETA was computed at the last update; count down from there.
     const double eta = live && progress->eta_seconds >= 0

@@ -23,6 +23,7 @@
 #include "tinyfront/train/spec.hpp"
 #include "tinyfront/train/state_io.hpp"
 #include "tinyfront/util/error.hpp"
+#include "tinyfront/util/system.hpp"
 
 namespace tinyfront {
 
@@ -66,14 +67,6 @@ double thread_cpu_seconds() {
   timespec ts;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
-}
-double unix_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-std::string host_name() {
-  char buf[256] = {};
-  gethostname(buf, sizeof buf - 1);
-  return buf;
 }
 
 // Runs one job in this process: the worker's body, and the master's when it is alone.
@@ -320,7 +313,8 @@ SweepOutcome run_sweep(bmpi::communicator& world, const SweepSpec& spec,
   prog.publish_to = cb.on_progress;
   for (double e : est) prog.est_total += e;
   std::map<std::string, size_t> index_of;
-  for (size_t i = 0; i < runs.size(); ++i) index_of[run_id(runs[i])] = i;
+  std::vector<std::string> ids(runs.size());  // run ids, hashed once
+  for (size_t i = 0; i < runs.size(); ++i) index_of[ids[i] = run_id(runs[i])] = i;
 
   auto make_message = [&](size_t i) {
     RunMessage m;
@@ -330,7 +324,7 @@ SweepOutcome run_sweep(bmpi::communicator& world, const SweepSpec& spec,
     m.checkpoint_seconds = spec.settings.checkpoint_seconds;
     m.simulate_seconds = opt.simulate ? est[i] * opt.simulate_scale : -1;
     if (cb.load_checkpoint && !opt.simulate)
-      if (auto s = cb.load_checkpoint(run_id(runs[i]))) m.checkpoint = *s;
+      if (auto s = cb.load_checkpoint(ids[i])) m.checkpoint = *s;
     return m;
   };
   auto finished = [&](const RunRecord& rec) {
@@ -357,7 +351,7 @@ SweepOutcome run_sweep(bmpi::communicator& world, const SweepSpec& spec,
     for (; next < order.size() && !stop_requested(); ++next) {
       prog.running = 1;
       RunMessage m = make_message(order[next]);
-      std::string id = run_id(runs[order[next]]);
+      const std::string& id = ids[order[next]];
       prog.running_on[0] = {id, describe(runs[order[next]]), 0, unix_now()};
       prog.publish();
       auto send_ckpt = [&](const std::string& s) {
@@ -437,9 +431,9 @@ SweepOutcome run_sweep(bmpi::communicator& world, const SweepSpec& spec,
         stop_sent[size_t(src)] = true;
         --active;
       } else {
-        const RunConfig& cfg = runs[order[next]];
-        post(src, kRun, std::make_shared<RunMessage>(make_message(order[next++])));
-        prog.running_on[src] = {run_id(cfg), describe(cfg), src, unix_now()};
+        const size_t i = order[next++];
+        post(src, kRun, std::make_shared<RunMessage>(make_message(i)));
+        prog.running_on[src] = {ids[i], describe(runs[i]), src, unix_now()};
         busy[size_t(src)] = true;
         prog.running += 1;
         ++dispatched;

@@ -1,7 +1,6 @@
 #include "tinyfront/store/progress.hpp"
 
 #include <signal.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -11,16 +10,11 @@
 #include <sstream>
 
 #include "tinyfront/util/error.hpp"
+#include "tinyfront/util/system.hpp"
 
 namespace tinyfront {
 
 namespace {
-
-std::string this_host() {
-  char buf[256] = {};
-  if (gethostname(buf, sizeof buf - 1) != 0) return "unknown";
-  return buf;
-}
 
 nlohmann::ordered_json to_json(const SweepProgress& p) {
   nlohmann::ordered_json j;
@@ -109,7 +103,7 @@ std::optional<SweepProgress> progress_read(const std::string& results_path) {
 
 bool progress_is_live(const SweepProgress& p, double now, double stale_seconds) {
   if (p.state != "running") return false;
-  if (p.host == this_host()) return p.pid > 0 && (kill(p.pid, 0) == 0 || errno == EPERM);
+  if (p.host == host_name()) return p.pid > 0 && (kill(p.pid, 0) == 0 || errno == EPERM);
   return now - p.updated_at < stale_seconds;
 }
 

@@ -23,6 +23,7 @@
 #include "journal.hpp"
 #include "layout.hpp"
 #include "tinyfront/util/error.hpp"
+#include "tinyfront/util/system.hpp"
 #include "tinyfront/version.hpp"
 
 namespace tinyfront {
@@ -48,12 +49,6 @@ std::string now_iso8601() {
   gmtime_r(&t, &tm);
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-std::string this_host() {
-  char buf[256] = {};
-  if (gethostname(buf, sizeof buf - 1) != 0) return "unknown";
   return buf;
 }
 
@@ -748,7 +743,7 @@ void fold(State& s) {
   }
   std::vector<const PendingVocab*> vocabs;
   for (auto& v : s.pending_vocab) vocabs.push_back(&v);
-  s.hosts.insert(this_host());
+  s.hosts.insert(host_name());
 
   // Copy, change the copy, make it durable, rename it over the file. A crash before the rename
   // leaves the old file and the journal; after it, the new file (the journal is then stale).
@@ -862,7 +857,7 @@ ResultsStore store_create(const std::string& path, const std::string& spec_text,
   hdr.created_at = hdr.updated_at = now_iso8601();
   hdr.file_id = new_file_id();
   hdr.generation = 1;
-  hdr.hosts = {this_host()};
+  hdr.hosts = {host_name()};
 
   const std::string tmp = path + kTmpSuffix;
   try {
@@ -1186,7 +1181,7 @@ void store_merge(const std::vector<std::string>& inputs, const std::string& out)
   hdr.created_at = hdr.updated_at = now_iso8601();
   hdr.file_id = new_file_id();
   hdr.generation = 1;
-  hosts.insert(this_host());
+  hosts.insert(host_name());
   for (auto& id : order) hosts.insert(std::get<std::string>(best.at(id).row[host_col]));
   hdr.hosts.assign(hosts.begin(), hosts.end());
 

@@ -10,6 +10,14 @@ double estimate_seconds(const RunConfig& cfg, const CorpusInfo& corpus, double f
   return (c.flops_exact + c.eval_flops) / (flops_per_second > 0 ? flops_per_second : 2e10);
 }
 
+void SweepCost::add(double flops, double hours) {
+  runs += 1;
+  total_flops += flops;
+  largest_run_flops = std::max(largest_run_flops, flops);
+  run_hours += hours;
+  longest_run_hours = std::max(longest_run_hours, hours);
+}
+
 double SweepCost::wall_hours(int workers) const {
   return std::max(run_hours / std::max(1, workers), longest_run_hours);
 }
@@ -19,13 +27,8 @@ SweepCost sweep_cost(const SweepSpec& spec, const std::vector<RunConfig>& runs,
   SweepCost cost;
   for (const RunConfig& r : runs) {
     const CorpusInfo& ci = spec.corpora.at(data_key(r.data));
-    const double flops = run_cost(r, ci).flops(spec.settings.flops_convention);
-    const double hours = estimate_seconds(r, ci, flops_per_second) / 3600.0;
-    cost.runs += 1;
-    cost.total_flops += flops;
-    cost.largest_run_flops = std::max(cost.largest_run_flops, flops);
-    cost.run_hours += hours;
-    cost.longest_run_hours = std::max(cost.longest_run_hours, hours);
+    cost.add(run_cost(r, ci).flops(spec.settings.flops_convention),
+             estimate_seconds(r, ci, flops_per_second) / 3600.0);
   }
   return cost;
 }

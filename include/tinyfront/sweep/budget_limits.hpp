@@ -21,6 +21,8 @@ struct SweepCost {
   double run_hours = 0;          // estimated, summed over the runs
   double longest_run_hours = 0;
 
+  // Counts one run of `flops` (spec's convention) and `hours` (estimated).
+  void add(double flops, double hours);
   // Estimated wall time on `workers` workers: the work spread over them, and never less than
   // the longest run.
   double wall_hours(int workers) const;
