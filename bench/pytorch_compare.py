@@ -38,7 +38,24 @@ MODELS = {
                                ff=256, batch=64, protocol="causal"),
     "transformer_word": dict(arch="transformer", vocab=9999, T=64, d=128, layers=3, heads=4,
                              ff=256, batch=32, protocol="causal"),
+    # The nanoGPT-style block: GELU, pre-LN, FF 512, dropout 0.1.
+    "transformer_gelu": dict(arch="transformer", vocab=65, T=128, d=128, layers=3, heads=4,
+                             ff=512, batch=64, protocol="causal", norm="pre", act="gelu",
+                             dropout=0.1),
 }
+# `tinyfront bench --model-set blocks` (bench_block_variants()): from transformer_gelu to the
+# study's block, one setting at a time.
+_G = MODELS["transformer_gelu"]
+BLOCKS = {
+    "gelu_pre_ff512_drop": dict(_G),
+    "gelutanh_pre_ff512_drop": dict(_G, act="gelu_tanh"),
+    "gelu_pre_ff512": dict(_G, dropout=0.0),
+    "relu_pre_ff512": dict(_G, act="relu", dropout=0.0),
+    "relu_pre_ff512_drop": dict(_G, act="relu"),
+    "relu_pre_ff256": dict(_G, act="relu", dropout=0.0, ff=256),
+    "relu_post_ff256": dict(_G, act="relu", dropout=0.0, ff=256, norm="post"),
+}
+MODEL_SETS = {"default": MODELS, "blocks": BLOCKS, "all": {**MODELS, **BLOCKS}}
 
 
 class Linear(nn.Module):
@@ -66,10 +83,20 @@ class MLP(nn.Module):
         return self.head(self.body(self.wte(idx).flatten(1)))
 
 
+ACTIVATIONS = {
+    "relu": F.relu,
+    "gelu": F.gelu,
+    "gelu_tanh": lambda x: F.gelu(x, approximate="tanh"),
+}
+
+
 class Block(nn.Module):
-    def __init__(self, d, heads, ff, T):
+    def __init__(self, d, heads, ff, T, norm="post", act="relu", dropout=0.0):
         super().__init__()
         self.heads = heads
+        self.pre = norm == "pre"
+        self.act = ACTIVATIONS[act]
+        self.drop = nn.Dropout(dropout)
         self.qkv = nn.Linear(d, 3 * d)
         self.proj = nn.Linear(d, d)
         self.ln1 = nn.LayerNorm(d)
@@ -90,8 +117,11 @@ class Block(nn.Module):
         return (att @ v).transpose(1, 2).reshape(B, T, C)
 
     def forward(self, x):
-        ln1 = self.ln1(x + self.proj(self.attn(x)))
-        return self.ln2(ln1 + self.fc2(F.relu(self.fc(ln1))))
+        if self.pre:  # x + drop(proj(attn(LN1 x))), then x + drop(fc2(act(fc(LN2 x))))
+            x = x + self.drop(self.proj(self.attn(self.ln1(x))))
+            return x + self.drop(self.fc2(self.act(self.fc(self.ln2(x)))))
+        ln1 = self.ln1(x + self.drop(self.proj(self.attn(x))))
+        return self.ln2(ln1 + self.drop(self.fc2(self.act(self.fc(ln1)))))
 
 
 class Transformer(nn.Module):
@@ -100,14 +130,16 @@ class Transformer(nn.Module):
         self.paper = c["protocol"] == "paper"
         self.wte = nn.Embedding(c["vocab"], c["d"])
         self.wpe = nn.Embedding(c["T"], c["d"])
+        self.drop = nn.Dropout(c.get("dropout", 0.0))
         self.blocks = nn.ModuleList(
-            Block(c["d"], c["heads"], c["ff"], c["T"]) for _ in range(c["layers"]))
+            Block(c["d"], c["heads"], c["ff"], c["T"], c.get("norm", "post"), c.get("act", "relu"),
+                  c.get("dropout", 0.0)) for _ in range(c["layers"]))
         self.lnf = nn.LayerNorm(c["d"])
         self.head = nn.Linear(c["d"], c["vocab"])
 
     def forward(self, idx):
         T = idx.shape[1]
-        x = self.wte(idx) + self.wpe(torch.arange(T))
+        x = self.drop(self.wte(idx) + self.wpe(torch.arange(T)))
         for b in self.blocks:
             x = b(x)
         if self.paper:
@@ -183,20 +215,23 @@ def main():
     ap.add_argument("--tinyfront", default="build/tinyfront", help="tinyfront executable")
     ap.add_argument("--tinyfront-json", help="use this `tinyfront bench --json` output instead")
     ap.add_argument("--threads", default="1,2")
-    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--model-set", default="default", choices=sorted(MODEL_SETS))
+    ap.add_argument("--models", help="models of the set, comma separated (default: all of it)")
     ap.add_argument("--seconds", type=float, default=1.5, help="timed seconds per model")
     ap.add_argument("--quick", action="store_true", help="a few steps per model")
     ap.add_argument("--json-out", help="write the comparison as JSON here")
     a = ap.parse_args()
     threads = [int(t) for t in a.threads.split(",")]
-    names = [m for m in a.models.split(",") if m]
+    models = MODEL_SETS[a.model_set]
+    names = [m for m in (a.models or ",".join(models)).split(",") if m]
 
     if a.tinyfront_json:
         with open(a.tinyfront_json) as f:
             tf = json.load(f)
     else:
-        cmd = [a.tinyfront, "bench", "--json", "--threads", a.threads, "--models", ",".join(names),
-               "--seconds", str(a.seconds)] + (["--quick"] if a.quick else [])
+        cmd = [a.tinyfront, "bench", "--json", "--threads", a.threads, "--model-set", a.model_set,
+               "--models", ",".join(names), "--seconds", str(a.seconds)] + \
+            (["--quick"] if a.quick else [])
         print("running:", " ".join(cmd), file=sys.stderr)
         tf = json.loads(subprocess.run(cmd, check=True, stdout=subprocess.PIPE).stdout)
     tf_rate = {(run["threads"], m["name"]): m for run in tf["runs"] for m in run["models"]}
@@ -206,7 +241,7 @@ def main():
     for n in threads:
         set_threads(n)
         for name in names:
-            pt = time_model(MODELS[name], 0.0 if a.quick else a.seconds, 2 if a.quick else 5,
+            pt = time_model(models[name], 0.0 if a.quick else a.seconds, 2 if a.quick else 5,
                             1 if a.quick else 3)
             t = tf_rate.get((n, name))
             row = dict(model=name, threads=n, torch_ms_per_step=pt["ms_per_step"],

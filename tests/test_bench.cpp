@@ -13,6 +13,7 @@
 
 #include "tinyfront/model/flops.hpp"
 #include "tinyfront/train/bench.hpp"
+#include "tinyfront/util/error.hpp"
 
 using namespace tinyfront;
 
@@ -45,7 +46,7 @@ TEST(Bench, QuickReportHasEveryModelWithPositiveFigures) {
   ASSERT_EQ(j["runs"].size(), 2u);
   std::set<std::string> expected;
   for (const BenchModel& bm : bench_models()) expected.insert(bm.name);
-  EXPECT_EQ(expected.size(), 6u);
+  EXPECT_EQ(expected.size(), 7u);
   int threads_seen = 0;
   for (const auto& run : j["runs"]) {
     const int threads = run["threads"].get<int>();
@@ -110,4 +111,28 @@ TEST(Bench, UnknownModelIsAnError) {
   const std::string cmd =
       std::string(TINYFRONT_BINARY) + " bench --quick --models nosuchmodel > /dev/null 2>&1";
   EXPECT_NE(std::system(cmd.c_str()), 0);
+}
+
+TEST(Bench, BlockVariantsWalkFromTheGeluBlockToTheStudys) {
+  const std::vector<BenchModel> v = bench_block_variants();
+  ASSERT_GE(v.size(), 5u);
+  const ModelConfig& first = v.front().cfg;
+  EXPECT_EQ(first.activation, Activation::gelu);
+  EXPECT_EQ(first.norm, Norm::pre);
+  EXPECT_EQ(first.ff, 512);
+  EXPECT_EQ(first.dropout, 0.1);
+  const ModelConfig& last = v.back().cfg;
+  EXPECT_EQ(last.activation, Activation::relu);
+  EXPECT_EQ(last.norm, Norm::post);
+  EXPECT_EQ(last.ff, 256);
+  EXPECT_EQ(last.dropout, 0.0);
+  std::set<std::string> names;
+  for (const BenchModel& bm : v) {
+    names.insert(bm.name);
+    EXPECT_EQ(bm.protocol, Protocol::causal);
+    EXPECT_EQ(bm.cfg.layers, 3);
+  }
+  EXPECT_EQ(names.size(), v.size());
+  EXPECT_EQ(bench_model_set("all").size(), bench_models().size() + v.size());
+  EXPECT_THROW(bench_model_set("nosuchset"), Error);
 }

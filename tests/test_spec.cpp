@@ -127,6 +127,35 @@ TEST(RunId, StableAndIgnoresIrrelevantFields) {
   EXPECT_EQ(run_id(c), run_id(a));
 }
 
+TEST(RunId, InitAndGeluTanhAreRecordedAndHashed) {
+  std::string p = write_spec("init.toml",
+                             "[model]\narch = \"transformer\"\ninit = \"gpt2\"\n"
+                             "activation = \"gelu_tanh\"\n");
+  RunConfig g = load_job_spec(p);
+  EXPECT_EQ(g.model.init, Init::gpt2);
+  EXPECT_EQ(g.model.activation, Activation::gelu_tanh);
+  auto j = config_to_json(g);
+  EXPECT_EQ(j["model"]["init"], "gpt2");
+  EXPECT_EQ(j["model"]["activation"], "gelu_tanh");
+  RunConfig back = config_from_json(nlohmann::json::parse(j.dump()));
+  EXPECT_EQ(back.model.init, Init::gpt2);
+  EXPECT_EQ(back.model.activation, Activation::gelu_tanh);
+  EXPECT_EQ(run_id(back), run_id(g));
+  // The default (torch) is left out of the hash: run ids of configs written before the field
+  // existed are unchanged. gpt2 is another run.
+  RunConfig t = g;
+  t.model.init = Init::torch;
+  EXPECT_NE(run_id(t), run_id(g));
+  auto old = config_to_json(t);
+  old["model"].erase("init");  // a record from before model.init
+  RunConfig from_old = config_from_json(nlohmann::json::parse(old.dump()));
+  EXPECT_EQ(from_old.model.init, Init::torch);
+  EXPECT_EQ(run_id(from_old), run_id(t));
+  std::string e = job_error("[model]\ninit = \"xavier\"\n");
+  EXPECT_NE(e.find("model.init"), std::string::npos) << e;
+  EXPECT_NE(e.find("torch, gpt2"), std::string::npos) << e;
+}
+
 TEST(SweepSpec, GridSubgridsExcludeIncludeExpand) {
   std::string p = write_spec("grid.toml", "[defaults]\ndata." + kData +
                                               "model.arch = \"linear\"\n"

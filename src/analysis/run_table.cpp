@@ -168,6 +168,7 @@ const std::vector<FieldReader>& field_readers() {
       TF_FIELD("model.norm", to_string(n.model.norm)),
       TF_FIELD("model.activation", to_string(n.model.activation)),
       TF_FIELD("model.dropout", n.model.dropout),
+      TF_FIELD("model.init", to_string(n.model.init)),
       TF_FIELD("train.protocol", to_string(n.train.protocol)),
       TF_FIELD("train.epochs", n.train.epochs),
       TF_FIELD("train.windows_per_epoch", n.train.windows_per_epoch),

@@ -14,6 +14,7 @@ namespace {
 struct BenchCliOptions {
   std::string threads = "1,2";
   std::string models;
+  std::string model_set = "default";
   std::string json_out;
   bool json = false;
   bool quick = false;
@@ -36,9 +37,13 @@ Command add_bench(CLI::App& app) {
       "bench", "Time training steps of the study's models against this machine's GEMM peak");
   sub->add_option("--threads", opt->threads, "Thread counts to measure, comma separated")
       ->capture_default_str();
+  sub->add_option("--model-set", opt->model_set,
+                  "default (the study's models and transformer_gelu), blocks (the causal L=3 block "
+                  "from GELU/pre-LN/FF 512/dropout 0.1 to the study's, one setting at a time) or "
+                  "all")
+      ->capture_default_str();
   sub->add_option("--models", opt->models,
-                  "Models to run, comma separated (linear, mlp, attention, transformer_paper, "
-                  "transformer_causal, transformer_word; default all)");
+                  "Models of the set to run, comma separated (default: the whole set)");
   sub->add_option("--seconds", opt->seconds, "Timed seconds per model and thread count")
       ->capture_default_str();
   sub->add_flag("--quick", opt->quick, "A few steps per model (a second or two; for CI)");
@@ -60,11 +65,13 @@ Command add_bench(CLI::App& app) {
       b.threads.push_back(n);
     }
     if (b.threads.empty()) throw Error("--threads: no thread count given");
+    b.model_set = opt->model_set;
+    const std::vector<BenchModel> set = bench_model_set(b.model_set);
     b.models = split_commas(opt->models);
     for (const std::string& name : b.models) {
       bool known = false;
-      for (const BenchModel& bm : bench_models()) known = known || bm.name == name;
-      if (!known) throw Error("--models: unknown model '" + name + "'");
+      for (const BenchModel& bm : set) known = known || bm.name == name;
+      if (!known) throw Error("--models: no model '" + name + "' in the set '" + b.model_set + "'");
     }
     BenchReport r = run_bench(b, /*progress=*/!opt->json);
     const std::string text = bench_to_json(r).dump(2);

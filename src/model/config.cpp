@@ -45,7 +45,18 @@ const char* to_string(Norm n) {
   return n == Norm::post ? "post" : "pre";
 }
 const char* to_string(Activation a) {
-  return a == Activation::relu ? "relu" : "gelu";
+  switch (a) {
+    case Activation::relu:
+      return "relu";
+    case Activation::gelu:
+      return "gelu";
+    case Activation::gelu_tanh:
+      return "gelu_tanh";
+  }
+  return "?";
+}
+const char* to_string(Init i) {
+  return i == Init::torch ? "torch" : "gpt2";
 }
 const char* to_string(Protocol p) {
   return p == Protocol::paper ? "paper" : "causal";
@@ -66,7 +77,11 @@ bool parse_enum(const std::string& s, Norm& out) {
   return lookup(s, out, {"post", "pre"}, {Norm::post, Norm::pre});
 }
 bool parse_enum(const std::string& s, Activation& out) {
-  return lookup(s, out, {"relu", "gelu"}, {Activation::relu, Activation::gelu});
+  return lookup(s, out, {"relu", "gelu", "gelu_tanh"},
+                {Activation::relu, Activation::gelu, Activation::gelu_tanh});
+}
+bool parse_enum(const std::string& s, Init& out) {
+  return lookup(s, out, {"torch", "gpt2"}, {Init::torch, Init::gpt2});
 }
 bool parse_enum(const std::string& s, Protocol& out) {
   return lookup(s, out, {"paper", "causal"}, {Protocol::paper, Protocol::causal});

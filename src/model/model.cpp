@@ -21,15 +21,15 @@ struct LayoutBuilder {
   std::vector<ParamTensor> tensors;
   long offset = 0;
   void add(const std::string& name, int rows, int cols, bool embedding, bool decay, ParamInit init,
-           int fan_in = 0) {
-    tensors.push_back({name, offset, rows, cols, embedding, decay, init, fan_in});
+           int fan_in = 0, bool residual_out = false) {
+    tensors.push_back({name, offset, rows, cols, embedding, decay, init, fan_in, residual_out});
     offset += long(rows) * cols;
   }
   void embedding(const std::string& name, int rows, int cols) {
     add(name, rows, cols, true, false, ParamInit::normal);
   }
-  void linear(const std::string& name, int in, int out) {
-    add(name + ".weight", in, out, false, true, ParamInit::fan_in_uniform, in);
+  void linear(const std::string& name, int in, int out, bool residual_out = false) {
+    add(name + ".weight", in, out, false, true, ParamInit::fan_in_uniform, in, residual_out);
     add(name + ".bias", out, 1, false, false, ParamInit::fan_in_uniform, in);
   }
   void layernorm(const std::string& name, int C) {
@@ -69,10 +69,10 @@ std::vector<ParamTensor> param_layout(const ModelConfig& cfg) {
         std::string p = "block" + std::to_string(l) + ".";
         L.layernorm(p + "ln1", C);
         L.linear(p + "qkv", C, 3 * C);
-        L.linear(p + "proj", C, C);
+        L.linear(p + "proj", C, C, /*residual_out=*/true);
         L.layernorm(p + "ln2", C);
         L.linear(p + "fc", C, cfg.ff);
-        L.linear(p + "fc2", cfg.ff, C);
+        L.linear(p + "fc2", cfg.ff, C, /*residual_out=*/true);
       }
       L.layernorm("lnf", C);
       L.linear("head", C, V);
@@ -116,15 +116,19 @@ void resize(std::vector<S>& v, long n) {
   v.assign(size_t(n), S(0));
 }
 
-template <typename S>
-void draw_mask(std::vector<S>& mask, long n, double p, Rng& rng) {
-  const S keep = S(1.0 / (1.0 - p));
-  for (long i = 0; i < n; ++i) mask[i] = rng.uniform() < p ? S(0) : keep;
+// Dropout streams: which site of a step a mask belongs to (see layers::Dropout).
+constexpr uint32_t kEmbeddingStream = 0;
+uint32_t attproj_stream(int l) {
+  return 1 + 2 * uint32_t(l);
 }
-
-template <typename S>
-void add_rows(S* out, const S* a, const S* b, long n) {
-  for (long i = 0; i < n; ++i) out[i] = a[i] + b[i];
+uint32_t fcproj_stream(int l) {
+  return 2 + 2 * uint32_t(l);
+}
+uint32_t hidden_stream(size_t i) {
+  return 1 + uint32_t(i);
+}
+void resize_mask(std::vector<uint32_t>& bits, long rows, int C) {
+  bits.assign(size_t(rows * mask_words(C)), 0u);
 }
 
 // Runs fn(lo, hi) on a static split of [0, n) between the threads.
@@ -210,16 +214,16 @@ Model<S> model_create(const ModelConfig& cfg, Protocol protocol, int max_batch) 
       for (size_t i = 0; i < nh; ++i) {
         resize(m.hid[i], B * cfg.hidden[i]);
         resize(m.g_hid[i], B * cfg.hidden[i]);
-        if (drop) resize(m.hid_mask[i], B * cfg.hidden[i]);
+        if (drop) resize_mask(m.hid_mask[i], B, cfg.hidden[i]);
       }
       break;
     }
     case Arch::attention:
     case Arch::transformer: {
       const long N = B * T, F = cfg.ff, H = cfg.heads;
-      const bool pre = cfg.norm == Norm::pre, gelu = cfg.activation == Activation::gelu;
+      const bool pre = cfg.norm == Norm::pre, gelu = cfg.activation != Activation::relu;
       resize(m.emb, N * C);
-      if (drop) resize(m.emb_mask, N * C);
+      if (drop) resize_mask(m.emb_mask, N, int(C));
       m.blocks.resize(cfg.blocks());
       for (int l = 0; l < cfg.blocks(); ++l) {
         auto& b = m.blocks[l];
@@ -234,7 +238,7 @@ Model<S> model_create(const ModelConfig& cfg, Protocol protocol, int max_batch) 
         resize(b.fcact, rows * F), resize(b.res2, rows * C);
         if (drop) {
           resize(b.attproj, rows * C), resize(b.fcproj, rows * C);
-          resize(b.attproj_mask, rows * C), resize(b.fcproj_mask, rows * C);
+          resize_mask(b.attproj_mask, rows, int(C)), resize_mask(b.fcproj_mask, rows, int(C));
         }
         if (last) resize(b.x_last, B * C), resize(b.q_last, B * C);
       }
@@ -256,8 +260,18 @@ Model<S> model_create(const ModelConfig& cfg, Protocol protocol, int max_batch) 
 
 template <typename S>
 void model_init(Model<S>& m, Rng& rng) {
+  // GPT-2: every weight matrix and embedding N(0, 0.02), the projections that write into the
+  // residual stream scaled down by sqrt(2 L) (two per block), biases 0, LayerNorm 1 and 0.
+  const double gpt2_std = 0.02;
+  const double gpt2_residual_std = gpt2_std / std::sqrt(2.0 * std::max(1, m.cfg.blocks()));
   for (auto& t : m.tensors) {
     S* p = m.params.data() + t.offset;
+    if (m.cfg.init == Init::gpt2 && t.init != ParamInit::one && t.init != ParamInit::zero) {
+      const bool weights = t.embedding || t.decay;
+      const double sd = t.residual_out ? gpt2_residual_std : gpt2_std;
+      for (long i = 0; i < t.size(); ++i) p[i] = weights ? S(sd * rng.normal()) : S(0);
+      continue;
+    }
     switch (t.init) {
       case ParamInit::normal:
         for (long i = 0; i < t.size(); ++i) p[i] = S(rng.normal());
@@ -291,21 +305,22 @@ namespace {
 // of the block's post-attention buffers, given the residual input xres of those rows. Returns
 // the block output (res2 for pre-norm, ln2 for post-norm).
 template <typename S>
-const S* block_forward_tail(Model<S>& m, typename Model<S>::Block& blk, const BlockOffsets& o,
-                            long q0, int rows, const S* xres, bool drop) {
+const S* block_forward_tail(Model<S>& m, typename Model<S>::Block& blk, int l,
+                            const BlockOffsets& o, long q0, int rows, const S* xres, bool drop) {
   const ModelConfig& cfg = m.cfg;
   const int C = cfg.d_model, F = cfg.ff;
-  const bool pre = cfg.norm == Norm::pre, gelu = cfg.activation == Activation::gelu;
+  const bool pre = cfg.norm == Norm::pre, gelu = cfg.activation != Activation::relu;
+  const long wpr = mask_words(C);
   const S* P = m.params.data();
-  const long c0 = q0 * C, f0 = q0 * F, nc = long(rows) * C;
+  const long c0 = q0 * C, f0 = q0 * F;
   S* res1 = blk.res1.data() + c0;
   // res1 = x + proj(attention): the residual is the starting value of the product
   if (drop) {
     S* proj = blk.attproj.data() + c0;
     linear_forward(proj, blk.atty.data() + c0, P + o.proj_w, P + o.proj_b, (const S*)nullptr, rows,
                    C, C);
-    dropout_forward(proj, proj, blk.attproj_mask.data() + c0, nc);
-    add_rows(res1, xres, proj, nc);
+    dropout_residual_forward(res1, xres, proj, blk.attproj_mask.data() + q0 * wpr, rows, C,
+                             Dropout{cfg.dropout, m.dropout_key, attproj_stream(l), uint64_t(q0)});
   } else {
     linear_forward(res1, blk.atty.data() + c0, P + o.proj_w, P + o.proj_b, xres, rows, C, C);
   }
@@ -329,8 +344,8 @@ const S* block_forward_tail(Model<S>& m, typename Model<S>::Block& blk, const Bl
   if (drop) {
     S* proj = blk.fcproj.data() + c0;
     linear_forward(proj, act_out, P + o.fc2_w, P + o.fc2_b, (const S*)nullptr, rows, F, C);
-    dropout_forward(proj, proj, blk.fcproj_mask.data() + c0, nc);
-    add_rows(res2, ff_res, proj, nc);
+    dropout_residual_forward(res2, ff_res, proj, blk.fcproj_mask.data() + q0 * wpr, rows, C,
+                             Dropout{cfg.dropout, m.dropout_key, fcproj_stream(l), uint64_t(q0)});
   } else {
     linear_forward(res2, act_out, P + o.fc2_w, P + o.fc2_b, ff_res, rows, F, C);
   }
@@ -355,7 +370,9 @@ void forward_tile(Model<S>& m, int b0, int nseq, bool drop, bool with_targets) {
   embedding_forward(emb, m.inputs.data() + r0, P + m.tensors[0].offset,
                     cfg.positions == Positions::learned ? P + m.tensors[1].offset : nullptr, nseq,
                     T, C);
-  if (drop) dropout_forward(emb, emb, m.emb_mask.data() + r0 * C, long(n) * C);
+  if (drop)
+    dropout_forward(emb, emb, m.emb_mask.data() + r0 * mask_words(C), n, C,
+                    Dropout{cfg.dropout, m.dropout_key, kEmbeddingStream, uint64_t(r0)});
   const S* x = emb;  // block input, the rows of this tile
   for (int l = 0; l < L; ++l) {
     auto& blk = m.blocks[l];
@@ -376,7 +393,7 @@ void forward_tile(Model<S>& m, int b0, int nseq, bool drop, bool with_targets) {
       }
       attention_forward(blk.atty.data() + r0 * C, blk.att.data() + long(b0) * H * T * T,
                         m.work[size_t(omp_get_thread_num())].g_att.data(), qkv, nseq, T, C, H);
-      x = block_forward_tail(m, blk, o, r0, n, x, drop);
+      x = block_forward_tail(m, blk, l, o, r0, n, x, drop);
     } else {
       // Keys and values of every position (columns C..3C of qkv) ...
       for (int r = 0; r < n; ++r) std::memcpy(qkv + r * C3 + C, P + o.qkv_b + C, sizeof(S) * 2 * C);
@@ -395,7 +412,7 @@ void forward_tile(Model<S>& m, int b0, int nseq, bool drop, bool with_targets) {
       S* xl = blk.x_last.data() + long(b0) * C;  // the residual input of those rows
       for (int s = 0; s < nseq; ++s)
         std::memcpy(xl + s * C, x + (long(s) * T + T - 1) * C, sizeof(S) * C);
-      x = block_forward_tail(m, blk, o, b0, nseq, xl, drop);
+      x = block_forward_tail(m, blk, l, o, b0, nseq, xl, drop);
     }
   }
   // Final LayerNorm and head on the predicted rows: every position, or one per window (paper).
@@ -415,14 +432,8 @@ template <typename S>
 void attention_model_forward(Model<S>& m, int B, bool drop, bool with_targets, Rng* rng) {
   const ModelConfig& cfg = m.cfg;
   const long T = cfg.context, C = cfg.d_model;
-  if (drop) {  // masks first, serially, in a fixed order: the generator is sequential
-    draw_mask(m.emb_mask, B * T * C, cfg.dropout, *rng);
-    for (int l = 0; l < cfg.blocks(); ++l) {
-      const long rows = last_only(m, l) ? B : B * T;
-      draw_mask(m.blocks[l].attproj_mask, rows * C, cfg.dropout, *rng);
-      draw_mask(m.blocks[l].fcproj_mask, rows * C, cfg.dropout, *rng);
-    }
-  }
+  (void)C;
+  if (drop) m.dropout_key = rng->next();  // one key a step; each tile draws its own rows' masks
   ensure_workspace(m);
   const int spt = sequences_per_tile(int(T)), tiles = (B + spt - 1) / spt;
   // A tile's result does not depend on which thread computes it: dynamic scheduling is safe here.
@@ -479,6 +490,7 @@ S model_forward(Model<S>& m, const int32_t* inputs, const int32_t* targets, int 
       break;
     }
     case Arch::mlp: {
+      const uint64_t key = drop ? rng->next() : 0;
       const S* wte = P.next();
       parallel_range(B, [&](long lo, long hi) {
         embedding_forward(m.emb.data() + lo * T * C, inputs + lo * T, wte, (const S*)nullptr,
@@ -494,8 +506,13 @@ S model_forward(Model<S>& m, const int32_t* inputs, const int32_t* targets, int 
         linear_forward_par(y, x, W, bias, B, in, h);
         activation_forward(y, y, (long)B * h, Activation::relu);
         if (drop) {
-          draw_mask(m.hid_mask[i], (long)B * h, cfg.dropout, *rng);
-          dropout_forward(y, y, m.hid_mask[i].data(), (long)B * h);
+          const Dropout d{cfg.dropout, key, hidden_stream(i), 0};
+          uint32_t* bits = m.hid_mask[i].data();
+          parallel_range(B, [&](long lo, long hi) {
+            Dropout dl = d;
+            dl.row0 = uint64_t(lo);
+            dropout_forward(y + lo * h, y + lo * h, bits + lo * mask_words(h), int(hi - lo), h, dl);
+          });
         }
         x = y;
         in = h;
@@ -532,9 +549,11 @@ void block_backward_tail(Model<S>& m, const typename Model<S>::Block& blk, const
                          bool drop) {
   const ModelConfig& cfg = m.cfg;
   const int C = cfg.d_model, F = cfg.ff;
-  const bool pre = cfg.norm == Norm::pre, gelu = cfg.activation == Activation::gelu;
+  const bool pre = cfg.norm == Norm::pre, gelu = cfg.activation != Activation::relu;
+  const S keep_scale = S(1.0 / (1.0 - cfg.dropout));
+  const long wpr = mask_words(C);
   const S* P = m.params.data();
-  const long c0 = q0 * C, f0 = q0 * F, nc = long(rows) * C;
+  const long c0 = q0 * C, f0 = q0 * F;
   S *ga = w.g_a.data(), *gb = w.g_b.data(), *gf = w.g_f.data();
   const S* act_out = blk.fcact.data() + f0;
   const S* act_in = gelu ? blk.fch.data() + f0 : act_out;
@@ -544,7 +563,7 @@ void block_backward_tail(Model<S>& m, const typename Model<S>::Block& blk, const
                        blk.ln2_mean.data() + q0, blk.ln2_rstd.data() + q0, rows, C, Grad::set);
     const S* d_fc2 = ga;  // d res2
     if (drop) {
-      dropout_forward(gb, ga, blk.fcproj_mask.data() + c0, nc);
+      dropout_apply(gb, ga, blk.fcproj_mask.data() + q0 * wpr, rows, C, keep_scale);
       d_fc2 = gb;
     }
     linear_backward(gf, G + o.fc2_w, G + o.fc2_b, d_fc2, act_out, P + o.fc2_w, rows, F, C,
@@ -559,7 +578,7 @@ void block_backward_tail(Model<S>& m, const typename Model<S>::Block& blk, const
     // res2 = res1 + drop(fc2(act(fc(ln2)))), ln2 = LN(res1)
     const S* d_fc2 = g;
     if (drop) {
-      dropout_forward(ga, g, blk.fcproj_mask.data() + c0, nc);
+      dropout_apply(ga, g, blk.fcproj_mask.data() + q0 * wpr, rows, C, keep_scale);
       d_fc2 = ga;
     }
     linear_backward(gf, G + o.fc2_w, G + o.fc2_b, d_fc2, act_out, P + o.fc2_w, rows, F, C,
@@ -574,7 +593,7 @@ void block_backward_tail(Model<S>& m, const typename Model<S>::Block& blk, const
   // res1 = x + drop(proj(atty))
   const S* d_proj = g;
   if (drop) {
-    dropout_forward(ga, g, blk.attproj_mask.data() + c0, nc);
+    dropout_apply(ga, g, blk.attproj_mask.data() + q0 * wpr, rows, C, keep_scale);
     d_proj = ga;
   }
   linear_backward(gb, G + o.proj_w, G + o.proj_b, d_proj, blk.atty.data() + c0, P + o.proj_w, rows,
@@ -667,7 +686,9 @@ void backward_tile(Model<S>& m, int b0, int nseq, S* G, typename Model<S>::Works
       }
     }
   }
-  if (drop) dropout_forward(gs, gs, m.emb_mask.data() + r0 * C, long(n) * C);
+  if (drop)
+    dropout_apply(gs, gs, m.emb_mask.data() + r0 * mask_words(C), n, C,
+                  S(1.0 / (1.0 - cfg.dropout)));
   embedding_backward(G + m.tensors[0].offset,
                      cfg.positions == Positions::learned ? G + m.tensors[1].offset : nullptr, gs,
                      m.inputs.data() + r0, nseq, T, C, 0, C);
@@ -761,7 +782,7 @@ void model_backward(Model<S>& m) {
     const int h = cfg.hidden[i];
     const long n = (long)B * h;
     S* g = m.g_hid[i].data();
-    if (drop) dropout_forward(g, g, m.hid_mask[i].data(), n);
+    if (drop) dropout_apply(g, g, m.hid_mask[i].data(), B, h, S(1.0 / (1.0 - cfg.dropout)));
     // d(pre-activation), in place; hid (after ReLU and dropout) has the sign that matters
     activation_backward(g, g, m.hid[i].data(), n, Activation::relu, Grad::set);
     const size_t w = 1 + 2 * i;

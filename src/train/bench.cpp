@@ -15,6 +15,7 @@
 #include "tinyfront/model/flops.hpp"
 #include "tinyfront/model/model.hpp"
 #include "tinyfront/train/adam.hpp"
+#include "tinyfront/util/error.hpp"
 #include "tinyfront/version.hpp"
 
 namespace tinyfront {
@@ -214,7 +215,10 @@ nlohmann::ordered_json config_json(const BenchModel& bm) {
     j["layers"] = c.blocks();
     j["heads"] = c.heads;
     j["ff"] = c.ff;
+    j["norm"] = to_string(c.norm);
+    j["activation"] = to_string(c.activation);
   }
+  j["dropout"] = c.dropout;
   j["batch"] = bm.batch;
   return j;
 }
@@ -250,14 +254,59 @@ std::vector<BenchModel> bench_models() {
   c.vocab = 9999;
   c.context = 64;
   v.push_back({"transformer_word", c, Protocol::causal, 32});
+  // The block most users train today (nanoGPT's): GELU, pre-LN, FF 4d, dropout 0.1, causal.
+  c = base;
+  c.arch = Arch::transformer;
+  c.layers = 3;
+  c.norm = Norm::pre;
+  c.activation = Activation::gelu;
+  c.ff = 512;
+  c.dropout = 0.1;
+  v.push_back({"transformer_gelu", c, Protocol::causal, 64});
   return v;
+}
+
+std::vector<BenchModel> bench_block_variants() {
+  // From the nanoGPT-style block to the study's, one setting at a time (issue 12's table), and
+  // the tanh form of GELU beside the exact one.
+  std::vector<BenchModel> v;
+  ModelConfig c;
+  for (const BenchModel& bm : bench_models())
+    if (bm.name == "transformer_gelu") c = bm.cfg;
+  v.push_back({"gelu_pre_ff512_drop", c, Protocol::causal, 64});
+  c.activation = Activation::gelu_tanh;
+  v.push_back({"gelutanh_pre_ff512_drop", c, Protocol::causal, 64});
+  c.activation = Activation::gelu;
+  c.dropout = 0;
+  v.push_back({"gelu_pre_ff512", c, Protocol::causal, 64});
+  c.activation = Activation::relu;
+  v.push_back({"relu_pre_ff512", c, Protocol::causal, 64});
+  c.dropout = 0.1;
+  v.push_back({"relu_pre_ff512_drop", c, Protocol::causal, 64});
+  c.dropout = 0;
+  c.ff = 256;
+  v.push_back({"relu_pre_ff256", c, Protocol::causal, 64});
+  c.norm = Norm::post;
+  v.push_back({"relu_post_ff256", c, Protocol::causal, 64});  // the study's block
+  return v;
+}
+
+std::vector<BenchModel> bench_model_set(const std::string& set) {
+  if (set == "default") return bench_models();
+  if (set == "blocks") return bench_block_variants();
+  if (set == "all") {
+    std::vector<BenchModel> v = bench_models();
+    for (BenchModel& bm : bench_block_variants()) v.push_back(bm);
+    return v;
+  }
+  throw Error("--model-set: unknown set '" + set + "' (expected default, blocks, all)");
 }
 
 BenchReport run_bench(const BenchOptions& opt, bool progress) {
   BenchReport rep;
   rep.options = opt;
   std::vector<BenchModel> models;
-  for (const BenchModel& bm : bench_models())
+  for (const BenchModel& bm : bench_model_set(opt.model_set))
     if (opt.models.empty() ||
         std::find(opt.models.begin(), opt.models.end(), bm.name) != opt.models.end())
       models.push_back(bm);

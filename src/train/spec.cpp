@@ -212,8 +212,9 @@ Schema make_schema(RunConfig& c) {
   m["rope_base"] = real(c.model.rope_base, 1.0, 1e12, true);
   m["rope_style"] = enumeration(c.model.rope_style, "halves, interleaved");
   m["norm"] = enumeration(c.model.norm, "post, pre");
-  m["activation"] = enumeration(c.model.activation, "relu, gelu");
+  m["activation"] = enumeration(c.model.activation, "relu, gelu, gelu_tanh");
   m["dropout"] = real(c.model.dropout, 0.0, 0.95);
+  m["init"] = enumeration(c.model.init, "torch, gpt2");
   auto& t = s["train"];
   t["protocol"] = enumeration(c.train.protocol, "paper, causal");
   t["epochs"] = integer(c.train.epochs, 1, 1 << 20);
@@ -426,7 +427,8 @@ nlohmann::ordered_json config_to_json(const RunConfig& c) {
                  {"rope_style", to_string(m.rope_style)},
                  {"norm", to_string(m.norm)},
                  {"activation", to_string(m.activation)},
-                 {"dropout", m.dropout}};
+                 {"dropout", m.dropout},
+                 {"init", to_string(m.init)}};
   j["train"] = J{{"protocol", to_string(t.protocol)},
                  {"epochs", t.epochs},
                  {"windows_per_epoch", t.windows_per_epoch},
@@ -480,6 +482,7 @@ RunConfig config_from_json(const nlohmann::json& j) {
   en(m.at("norm"), c.model.norm, "model.norm");
   en(m.at("activation"), c.model.activation, "model.activation");
   c.model.dropout = m.at("dropout");
+  if (m.contains("init")) en(m.at("init"), c.model.init, "model.init");  // (files before 0.2)
   const auto& t = j.at("train");
   en(t.at("protocol"), c.train.protocol, "train.protocol");
   c.train.epochs = t.at("epochs");
@@ -510,6 +513,9 @@ std::string run_id(const RunConfig& cfg) {
   auto j = config_to_json(cfg);
   j["train"].erase("threads");
   j["train"].erase("budget");
+  // Fields added after the first results files were written enter the hash only when they differ
+  // from the behaviour those files had, so that their run ids (and resumes) stay valid.
+  if (j["model"]["init"] == "torch") j["model"].erase("init");
   std::string text = j.dump();
   uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a 64
   for (unsigned char ch : text) {

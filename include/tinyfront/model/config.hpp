@@ -13,7 +13,13 @@ enum class Arch { linear, mlp, attention, transformer };
 enum class Positions { learned, rope, none };
 enum class RopeStyle { halves, interleaved };  // study: rotate the two halves of each head vector
 enum class Norm { post, pre };
-enum class Activation { relu, gelu };
+// gelu: x * Phi(x), the exact (erf) form; gelu_tanh: the tanh approximation (GPT-2, nanoGPT).
+enum class Activation { relu, gelu, gelu_tanh };
+// How parameters are initialised.
+//  torch: PyTorch's module defaults (embeddings N(0, 1), linear layers U(+-1/sqrt(fan_in)));
+//  gpt2:  GPT-2's (weights and embeddings N(0, 0.02), biases 0, the residual output projections
+//         N(0, 0.02 / sqrt(2 L)), LayerNorm 1 and 0).
+enum class Init { torch, gpt2 };
 
 // Which targets a window trains on.
 //  paper:  only the token after the window (the study's protocol);
@@ -36,6 +42,7 @@ struct ModelConfig {
   Norm norm = Norm::post;
   Activation activation = Activation::relu;
   double dropout = 0.0;
+  Init init = Init::torch;
 
   int blocks() const { return arch == Arch::attention ? 1 : layers; }
   bool is_attention_family() const { return arch == Arch::attention || arch == Arch::transformer; }
@@ -47,11 +54,13 @@ const char* to_string(RopeStyle s);
 const char* to_string(Norm n);
 const char* to_string(Activation a);
 const char* to_string(Protocol p);
+const char* to_string(Init i);
 bool parse_enum(const std::string& s, Arch& out);
 bool parse_enum(const std::string& s, Positions& out);
 bool parse_enum(const std::string& s, RopeStyle& out);
 bool parse_enum(const std::string& s, Norm& out);
 bool parse_enum(const std::string& s, Activation& out);
 bool parse_enum(const std::string& s, Protocol& out);
+bool parse_enum(const std::string& s, Init& out);
 
 }  // namespace tinyfront

@@ -132,8 +132,34 @@ template <typename S>
 void crossentropy_backward(S* dlogits, const S* probs, const int32_t* targets, int N, int V,
                            S scale);
 
-// Inverted dropout with a precomputed mask of 0 or 1/(1-p): out = inp * mask (out may be inp).
+// Inverted dropout: each element is kept with probability 1 - p and scaled by 1 / (1 - p). The
+// mask is one bit per element, rows of mask_words(C) 32-bit words, drawn from a counter-based
+// generator (Philox-4x32-10) keyed by (key, stream, row, column): a row's mask is the same
+// whichever thread draws it and in whatever order, so masks do not depend on the thread count.
+// The trainer takes one key per step from its dropout generator; stream tells the sites of one
+// step apart (the embeddings, each block's two projections, each MLP hidden layer).
+struct Dropout {
+  double p = 0;      // drop probability, [0, 1)
+  uint64_t key = 0;  // one per step
+  uint32_t stream = 0;
+  uint64_t row0 = 0;  // global row index of the first row given (rows of the whole batch)
+};
+inline long mask_words(int C) {
+  return (C + 31) / 32;
+}
+// The mask of one row: bits[0, mask_words(C)); element c is kept when bit c is set.
+void dropout_mask_row(uint32_t* bits, int C, uint64_t row, uint32_t stream, uint64_t key,
+                      uint32_t threshold);
+uint32_t dropout_threshold(double p);  // a word below it drops its element
+// out[rows,C] = inp * mask * scale (out may be inp): forward with a stored mask, and backward.
 template <typename S>
-void dropout_forward(S* out, const S* inp, const S* mask, long n);
+void dropout_apply(S* out, const S* inp, const uint32_t* bits, int rows, int C, S scale);
+// Draws the masks of rows [d.row0, d.row0 + rows) into bits and applies them: out = drop(inp).
+template <typename S>
+void dropout_forward(S* out, const S* inp, uint32_t* bits, int rows, int C, const Dropout& d);
+// The same, fused with a residual add: out = res + drop(inp) (out may be res).
+template <typename S>
+void dropout_residual_forward(S* out, const S* res, const S* inp, uint32_t* bits, int rows, int C,
+                              const Dropout& d);
 
 }  // namespace tinyfront::layers

@@ -27,7 +27,8 @@ struct ParamTensor {
   bool embedding = false;  // token/position embedding tables (counted apart: "non-embedding")
   bool decay = false;      // AdamW weight decay applies (weight matrices only)
   ParamInit init = ParamInit::zero;
-  int fan_in = 0;  // for fan_in_uniform: bound 1/sqrt(fan_in)
+  int fan_in = 0;             // for fan_in_uniform: bound 1/sqrt(fan_in)
+  bool residual_out = false;  // a projection that writes into the residual stream (GPT-2 init)
   long size() const { return long(rows) * cols; }
 };
 
@@ -65,14 +66,16 @@ struct Model {
   struct Block {
     std::vector<S> ln1, ln1_mean, ln1_rstd, qkv, att, atty, res1;
     std::vector<S> ln2, ln2_mean, ln2_rstd, fch, fcact, res2;
-    std::vector<S> attproj, fcproj;            // before dropout (only when dropout > 0)
-    std::vector<S> attproj_mask, fcproj_mask;  // dropout masks (empty when dropout is 0)
-    std::vector<S> x_last, q_last;             // last-position-only block (paper protocol)
+    std::vector<S> attproj, fcproj;                   // before dropout (only when dropout > 0)
+    std::vector<uint32_t> attproj_mask, fcproj_mask;  // dropout bit masks (empty: no dropout)
+    std::vector<S> x_last, q_last;                    // last-position-only block (paper protocol)
   };
-  std::vector<S> emb, emb_mask;               // embeddings (after dropout, in place)
-  std::vector<Block> blocks;                  // transformer blocks
-  std::vector<std::vector<S>> hid, hid_mask;  // mlp hidden layers (after ReLU)
-  std::vector<S> lnf, lnf_mean, lnf_rstd;     // final LayerNorm (attention models)
+  std::vector<S> emb;                           // embeddings (after dropout, in place)
+  std::vector<uint32_t> emb_mask;               // their dropout bit mask
+  std::vector<Block> blocks;                    // transformer blocks
+  std::vector<std::vector<S>> hid;              // mlp hidden layers (after ReLU and dropout)
+  std::vector<std::vector<uint32_t>> hid_mask;  // their dropout bit masks
+  std::vector<S> lnf, lnf_mean, lnf_rstd;       // final LayerNorm (attention models)
   // [R, V]: the logits of the last forward. With targets they are replaced in place by the
   // softmax probabilities, and model_backward replaces those by d loss / d logits.
   std::vector<S> logits;
@@ -95,6 +98,7 @@ struct Model {
   std::vector<int32_t> targets;  // copy of the last forward's targets
   int batch = 0;                 // batch size of the last forward pass
   bool last_training = false;    // whether the last forward used dropout
+  uint64_t dropout_key = 0;      // the last training forward's dropout key (layers::Dropout)
 
   S* param(size_t tensor_index) { return params.data() + tensors[tensor_index].offset; }
 };
@@ -102,13 +106,16 @@ struct Model {
 template <typename S>
 Model<S> model_create(const ModelConfig& cfg, Protocol protocol, int max_batch);
 
-// PyTorch's default initialisation: embeddings N(0, 1); linear layers U(+-1/sqrt(fan_in)) for
-// weights and biases; LayerNorm gain 1, bias 0.
+// Initialisation by m.cfg.init. torch (PyTorch's defaults): embeddings N(0, 1); linear layers
+// U(+-1/sqrt(fan_in)) for weights and biases; LayerNorm gain 1, bias 0. gpt2: weights and
+// embeddings N(0, 0.02), the residual output projections (proj, fc2) N(0, 0.02 / sqrt(2 L)),
+// biases 0, LayerNorm gain 1, bias 0.
 template <typename S>
 void model_init(Model<S>& m, Rng& rng);
 
 // inputs: [B, T] token ids. targets: [B] or [B, T] (see targets_per_window). Returns the mean NLL
-// over targets (nats). training=true applies dropout, drawing masks from rng.
+// over targets (nats). training=true applies dropout: one key is drawn from rng (one call of
+// rng->next()) and every mask of the step is derived from it by a counter-based generator.
 template <typename S>
 S model_forward(Model<S>& m, const int32_t* inputs, const int32_t* targets, int B, bool training,
                 Rng* rng);

@@ -17,7 +17,8 @@ struct BenchOptions {
   bool quick = false;         // a few steps per model, for CI: the figures are only indicative
   double seconds = 1.5;       // timed seconds per model and thread count (full mode)
   double gemm_seconds = 0.3;  // timed seconds per GEMM shape (full mode)
-  std::vector<std::string> models;  // names to run (empty: all of bench_models())
+  std::string model_set = "default";  // default, blocks or all (bench_model_set)
+  std::vector<std::string> models;    // names to run (empty: the whole set)
 };
 
 // One model of the study at the configuration it is benchmarked at.
@@ -28,8 +29,14 @@ struct BenchModel {
   int batch = 64;
 };
 
-// linear, mlp, attention, transformer_paper, transformer_causal, transformer_word.
+// linear, mlp, attention, transformer_paper, transformer_causal, transformer_word, and
+// transformer_gelu (GELU, pre-LN, FF 512, dropout 0.1: the nanoGPT-style block).
 std::vector<BenchModel> bench_models();
+// The causal L=3 block from transformer_gelu to the study's (ReLU, post-LN, FF 256, no dropout),
+// one setting changed at a time.
+std::vector<BenchModel> bench_block_variants();
+// "default": bench_models(); "blocks": bench_block_variants(); "all": both.
+std::vector<BenchModel> bench_model_set(const std::string& set);
 
 struct GemmRate {
   std::string name;

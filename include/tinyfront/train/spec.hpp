@@ -3,7 +3,7 @@
 //
 //   [data]   name, path, tokenizer ("chars"|"words"), split, eos, vocab_from
 //   [model]  arch, context, d_model, one_hot, hidden, layers, heads, ff, positions, rope_base,
-//            rope_style, norm, activation, dropout
+//            rope_style, norm, activation, dropout, init
 //   [train]  protocol, epochs, windows_per_epoch, tokens, batch, lr, beta1, beta2, eps,
 //            weight_decay, schedule, warmup_steps, min_lr_ratio, grad_clip, eval_windows,
 //            eval_every, patience, restore_best, seed, threads, diverge_loss
