@@ -83,9 +83,10 @@ std::vector<RunRecord> tricky_records() {
   return v;
 }
 
-TEST(StoreSchema, ColumnsOfSchemaVersion1) {
-  // The /runs layout of schema 1. If this fails because a config or result field was added,
-  // removed or renamed, bump kResultsSchemaVersion and update docs/results-schema.md.
+TEST(StoreSchema, ColumnsOfSchemaVersion2) {
+  // The /runs layout of schema 2 (2 added data.max_tokens). If this fails because a config or
+  // result field was added, removed or renamed, bump kResultsSchemaVersion and update
+  // docs/results-schema.md.
   const std::vector<std::string> golden = {"run_id",
                                            "status",
                                            "data.name",
@@ -94,6 +95,7 @@ TEST(StoreSchema, ColumnsOfSchemaVersion1) {
                                            "data.split",
                                            "data.eos",
                                            "data.vocab_from",
+                                           "data.max_tokens",
                                            "model.arch",
                                            "model.context",
                                            "model.d_model",
@@ -153,12 +155,12 @@ TEST(StoreSchema, ColumnsOfSchemaVersion1) {
                                            "started_at",
                                            "finished_at"};
   EXPECT_EQ(store_columns(), golden);
-  EXPECT_EQ(kResultsSchemaVersion, 1);
+  EXPECT_EQ(kResultsSchemaVersion, 2);
 }
 
-TEST(StoreSchema, RunsCompoundTypeOfSchemaVersion1) {
+TEST(StoreSchema, RunsCompoundTypeOfSchemaVersion2) {
 #if TF_TEST_HAVE_HDF5
-  // Types and widths too: a file of schema 1 must have exactly this /runs type.
+  // Types and widths too: a file of schema 2 must have exactly this /runs type.
   TempDir dir;
   const std::string path = dir.file("results.h5");
   ResultsStore s = store_create(path, kSpec);
@@ -180,30 +182,31 @@ TEST(StoreSchema, RunsCompoundTypeOfSchemaVersion1) {
     H5free_memory(name);
     H5Tclose(m);
   }
-  EXPECT_EQ(H5Tget_size(t), 1275u);
+  EXPECT_EQ(H5Tget_size(t), 1339u);
   H5Tclose(t);
   H5Dclose(ds);
   H5Fclose(f);
   EXPECT_EQ(layout,
             "run_id:S16@0 status:S16@16 data.name:S64@32 data.path:S192@96 "
             "data.tokenizer:S16@288 data.split:S64@304 data.eos:i1@368 data.vocab_from:S16@369 "
-            "model.arch:S16@385 model.context:i8@401 model.d_model:i8@409 model.one_hot:i1@417 "
-            "model.hidden:S64@418 model.layers:i8@482 model.heads:i8@490 model.ff:i8@498 "
-            "model.positions:S16@506 model.rope_base:f8@522 model.rope_style:S16@530 "
-            "model.norm:S16@546 model.activation:S16@562 model.dropout:f8@578 "
-            "train.protocol:S16@586 train.epochs:i8@602 train.windows_per_epoch:i8@610 "
-            "train.tokens:i8@618 train.batch:i8@626 train.lr:f8@634 train.beta1:f8@642 "
-            "train.beta2:f8@650 train.eps:f8@658 train.weight_decay:f8@666 "
-            "train.schedule:S16@674 train.warmup_steps:i8@690 train.min_lr_ratio:f8@698 "
-            "train.grad_clip:f8@706 train.eval_windows:i8@714 train.eval_every:i8@722 "
-            "train.patience:i8@730 train.restore_best:i1@738 train.seed:u8@739 "
-            "train.threads:i8@747 train.diverge_loss:f8@755 train.budget:S32@763 "
-            "model.vocab:i8@795 params:i8@803 params_non_embedding:i8@811 steps:i8@819 "
-            "train_windows:i8@827 train_tokens:i8@835 train_targets:i8@843 flops_study:f8@851 "
-            "flops_kaplan:f8@859 flops_exact:f8@867 best_val_nll:f8@875 best_val_step:i8@883 "
-            "test_nll:f8@891 test_ppl:f8@899 test_bpc:f8@907 wall_seconds:f8@915 "
-            "tokens_per_second:f8@923 message:S256@931 rank:i8@1187 host:S64@1195 "
-            "started_at:f8@1259 finished_at:f8@1267 ");
+            "data.max_tokens:S64@385 "
+            "model.arch:S16@449 model.context:i8@465 model.d_model:i8@473 model.one_hot:i1@481 "
+            "model.hidden:S64@482 model.layers:i8@546 model.heads:i8@554 model.ff:i8@562 "
+            "model.positions:S16@570 model.rope_base:f8@586 model.rope_style:S16@594 "
+            "model.norm:S16@610 model.activation:S16@626 model.dropout:f8@642 "
+            "train.protocol:S16@650 train.epochs:i8@666 train.windows_per_epoch:i8@674 "
+            "train.tokens:i8@682 train.batch:i8@690 train.lr:f8@698 train.beta1:f8@706 "
+            "train.beta2:f8@714 train.eps:f8@722 train.weight_decay:f8@730 "
+            "train.schedule:S16@738 train.warmup_steps:i8@754 train.min_lr_ratio:f8@762 "
+            "train.grad_clip:f8@770 train.eval_windows:i8@778 train.eval_every:i8@786 "
+            "train.patience:i8@794 train.restore_best:i1@802 train.seed:u8@803 "
+            "train.threads:i8@811 train.diverge_loss:f8@819 train.budget:S32@827 "
+            "model.vocab:i8@859 params:i8@867 params_non_embedding:i8@875 steps:i8@883 "
+            "train_windows:i8@891 train_tokens:i8@899 train_targets:i8@907 flops_study:f8@915 "
+            "flops_kaplan:f8@923 flops_exact:f8@931 best_val_nll:f8@939 best_val_step:i8@947 "
+            "test_nll:f8@955 test_ppl:f8@963 test_bpc:f8@971 wall_seconds:f8@979 "
+            "tokens_per_second:f8@987 message:S256@995 rank:i8@1251 host:S64@1259 "
+            "started_at:f8@1323 finished_at:f8@1331 ");
 #else
   GTEST_SKIP() << "hdf5.h not found by the test build (add HDF5_INCLUDE_DIRS to tinyfront_tests)";
 #endif
@@ -245,7 +248,7 @@ TEST(StoreRoundTrip, EveryFieldThroughJournalAndFile) {
   EXPECT_EQ(store_spec_text(path), kSpec);
 
   StoreInfo info = store_validate(path);
-  EXPECT_EQ(info.schema_version, 1);
+  EXPECT_EQ(info.schema_version, 2);
   EXPECT_EQ(info.runs, int64_t(recs.size()));
   EXPECT_EQ(info.journal_records, 0);
   EXPECT_FALSE(info.created_at.empty());
@@ -463,8 +466,8 @@ TEST(StoreOpen, RefusesOtherSchemaVersion) {
 #if TF_TEST_HAVE_HDF5
   TempDir dir;
   const std::string path = make_valid_file(dir, "results.h5", 3);
-  set_int_attr(path, "schema_version", 2);
-  expect_refused_untouched(path, {path, "schema version 2", "reads schema version 1"});
+  set_int_attr(path, "schema_version", 1);
+  expect_refused_untouched(path, {path, "schema version 1", "reads schema version 2"});
 #else
   GTEST_SKIP() << "hdf5.h not found by the test build (add HDF5_INCLUDE_DIRS to tinyfront_tests)";
 #endif
@@ -672,7 +675,7 @@ TEST(StorePython, PandasReadsRunsTable) {
       "assert df['data.eos'].dtype == 'int8'\n"
       "assert math.isnan(df['test_nll'][5])\n"
       "assert df['params'][3] == 1003\n"
-      "assert f.attrs['format'] == 'tinyfront-results' and f.attrs['schema_version'] == 1\n"
+      "assert f.attrs['format'] == 'tinyfront-results' and f.attrs['schema_version'] == 2\n"
       "c = pd.DataFrame(f['curves'][df['run_id'][0].decode()][:])\n"
       "assert list(c.columns) == ['step','tokens','train_loss','val_loss','lr','seconds']\n"
       "assert f['vocab'] is not None\n";

@@ -30,7 +30,7 @@
 
 namespace tinyfront {
 
-inline constexpr int kResultsSchemaVersion = 1;
+inline constexpr int kResultsSchemaVersion = 2;
 inline constexpr const char* kResultsFormat = "tinyfront-results";
 
 struct StoreOptions {
