@@ -321,6 +321,9 @@ class Reader {
                              "rel_tolerance, sigmas, note, or a metric: " +
                                  metric_list() + ")"));
     }
+    // Figures in the order of ReferenceMetric (NLLs first), not the TOML table's key order.
+    std::stable_sort(metrics.begin(), metrics.end(),
+                     [](const auto& a, const auto& b) { return int(a.first) < int(b.first); });
     if (metrics.empty())
       issues_.push_back(at(path_, *t, "row",
                            "row \"" + label + "\" of table \"" + table +
