@@ -5,7 +5,7 @@
     runs = load_runs("results.h5")          # one row per run, dotted config columns
     curve = load_curve("results.h5", runs.run_id[0])
 
-Schema (version 1, written by src/store): `/runs` is a 1-D compound dataset, one row per run;
+Schema (version 2, written by src/store): `/runs` is a 1-D compound dataset, one row per run;
 its columns are `run_id`, `status`, the config fields as dotted names (`data.name`,
 `model.arch`, `train.lr`, ...) and the result fields (`params`, `train_tokens`, `flops_study`,
 `flops_kaplan`, `flops_exact`, `test_nll`, ...). Strings are fixed-length byte strings (decoded

@@ -58,6 +58,29 @@ TEST(SharedData, PennTreebankWords) {
   EXPECT_EQ(e.train.size(), 929'589u);
 }
 
+// The study's word-level data: the first 80,000 training and 20,000 validation/test tokens, with
+// the vocabulary (and so the parameter count) of the whole training split.
+TEST(SharedData, MaxTokensCutsSplitsAfterTheVocabulary) {
+  REQUIRE_SHARED("ptb/train.txt");
+  DataConfig d;
+  d.path = shared("ptb");
+  d.tokenizer = TokenizerKind::words;
+  Corpus whole = load_corpus(d);
+  d.max_tokens = {80'000, 20'000, 20'000};
+  Corpus cut = load_corpus(d);
+  EXPECT_EQ(cut.vocab.tokens, whole.vocab.tokens);
+  ASSERT_EQ(cut.train.size(), 80'000u);
+  EXPECT_EQ(cut.valid.size(), 20'000u);
+  EXPECT_EQ(cut.test.size(), 20'000u);
+  EXPECT_TRUE(std::equal(cut.train.begin(), cut.train.end(), whole.train.begin()));
+  EXPECT_TRUE(std::equal(cut.test.begin(), cut.test.end(), whole.test.begin()));
+  // A limit beyond a split's length keeps the whole split; 0 keeps it too.
+  d.max_tokens = {0, 10'000'000, 0};
+  Corpus same = load_corpus(d);
+  EXPECT_EQ(same.train.size(), whole.train.size());
+  EXPECT_EQ(same.valid.size(), whole.valid.size());
+}
+
 TEST(SharedData, WikiText2Words) {
   REQUIRE_SHARED("wikitext-2/train.txt");
   DataConfig d;

@@ -156,6 +156,30 @@ TEST(RunId, InitAndGeluTanhAreRecordedAndHashed) {
   EXPECT_NE(e.find("torch, gpt2"), std::string::npos) << e;
 }
 
+TEST(JobSpec, MaxTokensIsThreeCountsAndRoundTrips) {
+  std::string e = job_error("[data]\n" + kData + "max_tokens = [1000, -2, 0]\n");
+  EXPECT_NE(e.find("job.toml:3:21: data.max_tokens: token counts must be integers >= 0"),
+            std::string::npos)
+      << e;
+  e = job_error("[data]\n" + kData + "max_tokens = 5000\n");
+  EXPECT_NE(e.find("data.max_tokens: expected [train, valid, test] token counts (0 = whole "
+                   "split), got an integer"),
+            std::string::npos)
+      << e;
+  std::string p = write_spec("cut.toml", "[data]\n" + kData + "max_tokens = [5000, 0, 700]\n");
+  RunConfig c = load_job_spec(p);
+  EXPECT_EQ(c.data.max_tokens, (std::vector<int64_t>{5000, 0, 700}));
+  RunConfig back = config_from_json(nlohmann::json::parse(config_to_json(c).dump()));
+  EXPECT_EQ(back.data.max_tokens, c.data.max_tokens);
+  RunConfig whole = c;
+  whole.data.max_tokens = {0, 0, 0};
+  EXPECT_NE(run_id(c), run_id(whole));
+  // Configs stored before the field existed read as "whole splits".
+  auto j = nlohmann::json::parse(config_to_json(c).dump());
+  j["data"].erase("max_tokens");
+  EXPECT_EQ(config_from_json(j).data.max_tokens, (std::vector<int64_t>{0, 0, 0}));
+}
+
 TEST(SweepSpec, GridSubgridsExcludeIncludeExpand) {
   std::string p = write_spec("grid.toml", "[defaults]\ndata." + kData +
                                               "model.arch = \"linear\"\n"
@@ -314,6 +338,27 @@ TEST(SweepSpec, ShardsPartitionTheGrid) {
   EXPECT_EQ(in0 + in1, 24);
   EXPECT_GT(in0, 4);
   EXPECT_GT(in1, 4);
+}
+
+// data.max_tokens is an axis like data.split, and the plan sees the cut corpus: a
+// tokens-per-parameter budget is sized on it and a context longer than a cut split is refused.
+TEST(SweepSpec, MaxTokensAxisAndCutCorpusSizes) {
+  std::string p =
+      write_spec("cut.toml", "[defaults]\ndata." + kData +
+                                 "model.arch = \"linear\"\nmodel.context = 16\n"
+                                 "[grid]\ndata.max_tokens = [[3000, 0, 0], [0, 0, 0]]\n");
+  SweepSpec s = load_sweep_spec(p);
+  ASSERT_EQ(s.runs.size(), 2u);
+  EXPECT_NE(run_id(s.runs[0]), run_id(s.runs[1]));
+  const CorpusInfo& cut = s.corpora.at(data_key(s.runs[0].data));
+  const CorpusInfo& whole = s.corpora.at(data_key(s.runs[1].data));
+  EXPECT_EQ(cut.train, 3000);
+  EXPECT_GT(whole.train, 900'000);
+  EXPECT_EQ(cut.valid, whole.valid);
+  EXPECT_EQ(cut.vocab, whole.vocab);
+  std::string e = sweep_error("[defaults]\ndata." + kData +
+                              "data.max_tokens = [0, 0, 100]\nmodel.context = 128\n");
+  EXPECT_NE(e.find("model.context: 128 is longer than a split"), std::string::npos) << e;
 }
 
 TEST(SweepSpec, QuickSweepShipsAndExpands) {

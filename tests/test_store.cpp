@@ -84,8 +84,8 @@ std::vector<RunRecord> tricky_records() {
 }
 
 TEST(StoreSchema, ColumnsOfSchemaVersion2) {
-  // The /runs layout of schema 2 (schema 1 had no model.init). If this fails because a config or
-  // result field was added, removed or renamed, bump kResultsSchemaVersion and update
+  // The /runs layout of schema 2 (2 added data.max_tokens and model.init). If this fails because a
+  // config or result field was added, removed or renamed, bump kResultsSchemaVersion and update
   // docs/results-schema.md.
   const std::vector<std::string> golden = {"run_id",
                                            "status",
@@ -95,6 +95,7 @@ TEST(StoreSchema, ColumnsOfSchemaVersion2) {
                                            "data.split",
                                            "data.eos",
                                            "data.vocab_from",
+                                           "data.max_tokens",
                                            "model.arch",
                                            "model.context",
                                            "model.d_model",
@@ -182,30 +183,31 @@ TEST(StoreSchema, RunsCompoundTypeOfSchemaVersion2) {
     H5free_memory(name);
     H5Tclose(m);
   }
-  EXPECT_EQ(H5Tget_size(t), 1291u);
+  EXPECT_EQ(H5Tget_size(t), 1355u);
   H5Tclose(t);
   H5Dclose(ds);
   H5Fclose(f);
   EXPECT_EQ(layout,
             "run_id:S16@0 status:S16@16 data.name:S64@32 data.path:S192@96 "
             "data.tokenizer:S16@288 data.split:S64@304 data.eos:i1@368 data.vocab_from:S16@369 "
-            "model.arch:S16@385 model.context:i8@401 model.d_model:i8@409 model.one_hot:i1@417 "
-            "model.hidden:S64@418 model.layers:i8@482 model.heads:i8@490 model.ff:i8@498 "
-            "model.positions:S16@506 model.rope_base:f8@522 model.rope_style:S16@530 "
-            "model.norm:S16@546 model.activation:S16@562 model.dropout:f8@578 model.init:S16@586 "
-            "train.protocol:S16@602 train.epochs:i8@618 train.windows_per_epoch:i8@626 "
-            "train.tokens:i8@634 train.batch:i8@642 train.lr:f8@650 train.beta1:f8@658 "
-            "train.beta2:f8@666 train.eps:f8@674 train.weight_decay:f8@682 "
-            "train.schedule:S16@690 train.warmup_steps:i8@706 train.min_lr_ratio:f8@714 "
-            "train.grad_clip:f8@722 train.eval_windows:i8@730 train.eval_every:i8@738 "
-            "train.patience:i8@746 train.restore_best:i1@754 train.seed:u8@755 "
-            "train.threads:i8@763 train.diverge_loss:f8@771 train.budget:S32@779 "
-            "model.vocab:i8@811 params:i8@819 params_non_embedding:i8@827 steps:i8@835 "
-            "train_windows:i8@843 train_tokens:i8@851 train_targets:i8@859 flops_study:f8@867 "
-            "flops_kaplan:f8@875 flops_exact:f8@883 best_val_nll:f8@891 best_val_step:i8@899 "
-            "test_nll:f8@907 test_ppl:f8@915 test_bpc:f8@923 wall_seconds:f8@931 "
-            "tokens_per_second:f8@939 message:S256@947 rank:i8@1203 host:S64@1211 "
-            "started_at:f8@1275 finished_at:f8@1283 ");
+            "data.max_tokens:S64@385 "
+            "model.arch:S16@449 model.context:i8@465 model.d_model:i8@473 model.one_hot:i1@481 "
+            "model.hidden:S64@482 model.layers:i8@546 model.heads:i8@554 model.ff:i8@562 "
+            "model.positions:S16@570 model.rope_base:f8@586 model.rope_style:S16@594 "
+            "model.norm:S16@610 model.activation:S16@626 model.dropout:f8@642 model.init:S16@650 "
+            "train.protocol:S16@666 train.epochs:i8@682 train.windows_per_epoch:i8@690 "
+            "train.tokens:i8@698 train.batch:i8@706 train.lr:f8@714 train.beta1:f8@722 "
+            "train.beta2:f8@730 train.eps:f8@738 train.weight_decay:f8@746 "
+            "train.schedule:S16@754 train.warmup_steps:i8@770 train.min_lr_ratio:f8@778 "
+            "train.grad_clip:f8@786 train.eval_windows:i8@794 train.eval_every:i8@802 "
+            "train.patience:i8@810 train.restore_best:i1@818 train.seed:u8@819 "
+            "train.threads:i8@827 train.diverge_loss:f8@835 train.budget:S32@843 "
+            "model.vocab:i8@875 params:i8@883 params_non_embedding:i8@891 steps:i8@899 "
+            "train_windows:i8@907 train_tokens:i8@915 train_targets:i8@923 flops_study:f8@931 "
+            "flops_kaplan:f8@939 flops_exact:f8@947 best_val_nll:f8@955 best_val_step:i8@963 "
+            "test_nll:f8@971 test_ppl:f8@979 test_bpc:f8@987 wall_seconds:f8@995 "
+            "tokens_per_second:f8@1003 message:S256@1011 rank:i8@1267 host:S64@1275 "
+            "started_at:f8@1339 finished_at:f8@1347 ");
 #else
   GTEST_SKIP() << "hdf5.h not found by the test build (add HDF5_INCLUDE_DIRS to tinyfront_tests)";
 #endif

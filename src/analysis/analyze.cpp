@@ -767,6 +767,10 @@ AnalysisReport analyze_runs(const std::vector<RunRecord>& records, const Analysi
     if (std::any_of(on.begin(), on.end(), [](bool b) { return b; }))
       rep.curves.push_back({rep.runs[r].run_id, t.rec(r).result.curve});
   }
+  // Published figures beside ours: every record, not only the usable ones (a reference row
+  // says how many matching runs failed).
+  for (const auto& ref : options.references)
+    rep.references.push_back(compare_reference(records, ref));
   rep.seconds_analysis = seconds_since(t0);
 
   if (options.fit) {

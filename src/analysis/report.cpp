@@ -1,5 +1,6 @@
 #include "tinyfront/analysis/report.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -398,6 +399,82 @@ void write_csvs(const AnalysisReport& rep, const fs::path& dir) {
 
 // ---------------------------------------------------------------------------------------------
 
+// Published figures beside ours (written whenever the analysis had reference files).
+void write_reference_csv(const AnalysisReport& rep, const fs::path& dir) {
+  if (rep.references.empty()) return;
+  Csv c(dir / "reference.csv",
+        {"reference_file", "table", "label", "metric", "reference", "mean", "sd", "n", "min", "max",
+         "diff", "tolerance", "sigmas", "verdict", "why", "match", "note", "run_ids"});
+  for (const auto& ref : rep.references)
+    for (const auto& r : ref.rows) {
+      std::string ids;
+      for (const auto& id : r.run_ids) ids += (ids.empty() ? "" : " ") + id;
+      c.row({ref.path, r.table, r.label, r.metric, num(r.reference), num(r.mean), num(r.sd),
+             num(r.n), num(r.min), num(r.max), num(r.diff), num(r.tolerance), num(r.sigmas),
+             r.verdict, r.why, r.match, r.note, ids});
+    }
+}
+
+// A figure as printed: NLLs with 4 decimals, counts whole, FLOPs in 3 significant digits.
+std::string figure(double v, const std::string& metric) {
+  if (!std::isfinite(v)) return "-";
+  if (metric == "params" || metric == "params_non_embedding" || metric == "train_tokens") {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+    return buf;
+  }
+  if (metric.rfind("flops", 0) == 0) return g3(v);
+  if (metric == "best_val_epoch") {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2g", v);
+    return buf;
+  }
+  return f4(v);
+}
+
+void write_reference_markdown(std::ostream& o, const AnalysisReport& rep) {
+  for (const auto& ref : rep.references) {
+    o << "## Published figures: " << (ref.title.empty() ? ref.path : ref.title) << "\n\n";
+    if (!ref.source.empty()) o << "Source: " << ref.source << ". ";
+    o << "Reference file `" << ref.path << "`. A figure is *within* when it lies within our mean "
+      << "+/- sigmas x sd over seeds (two or more seeds) or within the tolerance of our mean "
+      << "(nats for NLLs, a fraction of the figure for counts and FLOPs); *missing* when no "
+      << "usable run matches its config; *ambiguous* when the matching runs differ in more than "
+      << "the seed.\n\n"
+      << "**" << ref.within << " within, " << ref.outside << " outside, " << ref.missing
+      << " missing";
+    if (ref.ambiguous) o << ", " << ref.ambiguous << " ambiguous";
+    o << "** of " << ref.rows.size() << " figures.\n\n";
+    std::vector<std::string> tables;
+    for (const auto& r : ref.rows)
+      if (std::find(tables.begin(), tables.end(), r.table) == tables.end())
+        tables.push_back(r.table);
+    for (const auto& t : tables) {
+      o << "### " << (t.empty() ? "(no table)" : t) << "\n\n";
+      std::vector<std::vector<std::string>> rows;
+      std::vector<std::string> notes;
+      for (const auto& r : ref.rows) {
+        if (r.table != t) continue;
+        std::string verdict = r.verdict;
+        if (!r.why.empty() && r.verdict != "within") verdict += " (" + r.why + ")";
+        // Appended piece by piece ("+" + std::string&& trips GCC 12's false -Wrestrict).
+        std::string diff = std::isfinite(r.diff) && r.diff >= 0 ? "+" : "";
+        diff += figure(r.diff, r.metric);
+        rows.push_back({r.label, r.metric, figure(r.reference, r.metric), figure(r.mean, r.metric),
+                        figure(r.sd, r.metric), num(r.n), diff, figure(r.tolerance, r.metric),
+                        verdict});
+        if (!r.note.empty() && std::find(notes.begin(), notes.end(), r.note) == notes.end())
+          notes.push_back(r.note);
+      }
+      md_table(
+          o,
+          {"row", "metric", "published", "ours (mean)", "sd", "n", "diff", "tolerance", "verdict"},
+          rows);
+      for (const auto& n : notes) o << "Note: " << n << "\n\n";
+    }
+  }
+}
+
 void write_markdown(const AnalysisReport& rep, const fs::path& path) {
   std::ostringstream o;
   const CostAxis main = rep.options.main_convention;
@@ -419,6 +496,8 @@ void write_markdown(const AnalysisReport& rep, const fs::path& path) {
        "study's), `flops_kaplan` = 6 x non-embedding params x predicted tokens, `flops_exact` = "
        "counted forward + backward FLOPs. Headline tables use `"
     << to_string(main) << "`.\n\n";
+
+  write_reference_markdown(o, rep);
 
   // Frontiers.
   o << "## Frontier: test NLL vs training FLOPs (" << to_string(main) << ")\n\n"
@@ -740,6 +819,39 @@ void write_json(const AnalysisReport& rep, const fs::path& path) {
     fits.push_back(jf);
   }
   j["fits"] = fits;
+  if (!rep.references.empty()) {
+    J refs = J::array();
+    for (const auto& ref : rep.references) {
+      J rows = J::array();
+      for (const auto& r : ref.rows)
+        rows.push_back(J{{"table", r.table},
+                         {"label", r.label},
+                         {"metric", r.metric},
+                         {"reference", r.reference},
+                         {"mean", jnum(r.mean)},
+                         {"sd", jnum(r.sd)},
+                         {"n", r.n},
+                         {"min", jnum(r.min)},
+                         {"max", jnum(r.max)},
+                         {"diff", jnum(r.diff)},
+                         {"tolerance", jnum(r.tolerance)},
+                         {"sigmas", r.sigmas},
+                         {"verdict", r.verdict},
+                         {"why", r.why},
+                         {"match", r.match},
+                         {"note", r.note},
+                         {"run_ids", r.run_ids}});
+      refs.push_back(J{{"file", ref.path},
+                       {"title", ref.title},
+                       {"source", ref.source},
+                       {"within", ref.within},
+                       {"outside", ref.outside},
+                       {"missing", ref.missing},
+                       {"ambiguous", ref.ambiguous},
+                       {"rows", rows}});
+    }
+    j["references"] = refs;
+  }
   std::ofstream f(path);
   f << j.dump(2) << "\n";
   if (!f) throw Error("write_report: cannot write " + path.string());
@@ -753,6 +865,7 @@ void write_report(const AnalysisReport& report, const std::string& out_dir) {
   fs::create_directories(dir, ec);
   if (ec) throw Error("write_report: cannot create " + out_dir + ": " + ec.message());
   write_csvs(report, dir);
+  write_reference_csv(report, dir);
   write_markdown(report, dir / "report.md");
   write_json(report, dir / "analysis.json");
 }

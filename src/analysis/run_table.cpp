@@ -154,6 +154,7 @@ const std::vector<FieldReader>& field_readers() {
       TF_FIELD("data.split", n.data.split),
       TF_FIELD("data.eos", n.data.eos),
       TF_FIELD("data.vocab_from", n.data.vocab_from),
+      TF_FIELD("data.max_tokens", n.data.max_tokens),
       TF_FIELD("model.arch", to_string(n.model.arch)),
       TF_FIELD("model.context", n.model.context),
       TF_FIELD("model.d_model", n.model.d_model),
@@ -236,6 +237,16 @@ std::vector<std::pair<std::string, std::string>> config_fields(const RunConfig& 
   for (const auto& f : field_readers()) {
     std::string v;
     f.render(n, v);
+    out.emplace_back(f.name, std::move(v));
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> config_fields_as_given(const RunConfig& cfg) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& f : field_readers()) {
+    std::string v;
+    f.render(cfg, v);
     out.emplace_back(f.name, std::move(v));
   }
   return out;

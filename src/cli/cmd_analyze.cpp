@@ -24,6 +24,7 @@ Command add_analyze(CLI::App& app) {
     bool no_fit = false;
     bool no_plots = false;
     bool json = false;
+    std::vector<std::string> references;
   };
   auto opt = std::make_shared<Opt>();
   CLI::App* sub = app.add_subcommand(
@@ -38,13 +39,29 @@ Command add_analyze(CLI::App& app) {
   sub->add_flag("--no-fit", opt->no_fit, "Skip the scaling-law fits (fast look)");
   sub->add_flag("--no-plots", opt->no_plots, "Do not run analysis/plot_report.py");
   sub->add_flag("--json", opt->json, "Print analysis.json on stdout");
+  sub->add_option("--reference", opt->references,
+                  "Published figures to compare with (TOML, docs/reference-file.md); repeatable")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   return [opt]() -> int {
+    // Reference files first: a mistake in one is reported before any results file is read.
+    AnalysisOptions ao;
+    {
+      std::vector<SpecIssue> issues;
+      for (auto& path : opt->references) {
+        try {
+          ao.references.push_back(load_reference(path));
+        } catch (const SpecError& e) {
+          issues.insert(issues.end(), e.issues().begin(), e.issues().end());
+        }
+      }
+      if (!issues.empty()) throw SpecError(issues);
+    }
     std::vector<RunRecord> records;
     for (auto& in : opt->inputs) {
       auto r = store_read_runs(in, WithCurves::yes);
       records.insert(records.end(), r.begin(), r.end());
     }
-    AnalysisOptions ao;
     if (!parse_enum(opt->convention, ao.main_convention))
       throw tinyfront::Error(
           "--convention: expected flops_study, flops_kaplan or flops_exact, got " +
@@ -77,6 +94,12 @@ Command add_analyze(CLI::App& app) {
     } else {
       std::printf("analysed %zu runs in %.3f s (fits %.3f s): %s/report.md\n", records.size(),
                   rep.seconds_analysis, rep.seconds_fit, opt->out.c_str());
+      for (const auto& ref : rep.references)
+        std::printf(
+            "%s: %lld within, %lld outside, %lld missing, %lld ambiguous of %zu figures "
+            "(%s/reference.csv)\n",
+            ref.path.c_str(), (long long)ref.within, (long long)ref.outside, (long long)ref.missing,
+            (long long)ref.ambiguous, ref.rows.size(), opt->out.c_str());
     }
     return 0;
   };

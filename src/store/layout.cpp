@@ -20,7 +20,7 @@ J armor_any(const J& j);
 
 namespace {
 
-// Widths of the fixed-length string columns of schema 1. Generous for the values seen in
+// Widths of the fixed-length string columns of the schema. Generous for the values seen in
 // practice (and compression makes the padding nearly free); a longer value is kept whole in
 // /long_strings, so a width only decides what h5py/pandas see without the tinyfront reader.
 size_t string_width(const std::string& name, bool json_text) {

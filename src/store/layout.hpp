@@ -1,6 +1,6 @@
-// The /runs table of schema 1: its columns, and conversions between a RunRecord, a row of cells,
-// the packed bytes of an HDF5 compound row, and the JSON of a journal record (private to
-// src/store).
+// The /runs table of the results schema (kResultsSchemaVersion): its columns, and conversions
+// between a RunRecord, a row of cells, the packed bytes of an HDF5 compound row, and the JSON of a
+// journal record (private to src/store).
 //
 // The columns are derived from config_to_json(RunConfig{}) (flattened to dotted names), so every
 // resolved config field gets a column; the layout is a pure function of the code, hence the same

@@ -163,7 +163,7 @@ int64_t dataset_rows(hid_t ds, const std::string& what) {
   return int64_t(dims[0]);
 }
 
-// Why a /runs type differs from schema 1's, for the refusal message.
+// Why a /runs type differs from this schema's, for the refusal message.
 std::string describe_type_difference(hid_t have) {
   if (H5Tget_class(have) != H5T_COMPOUND) return "it is not a compound type";
   const auto& L = layout::runs_layout();

@@ -113,7 +113,7 @@ void flatten(const toml::table& t, const std::string& prefix,
 }
 
 bool list_valued(const std::string& field) {
-  return field == "model.hidden" || field == "data.split";
+  return field == "model.hidden" || field == "data.split" || field == "data.max_tokens";
 }
 
 // The values of an axis: the elements of its array (for list-valued fields an array of arrays).

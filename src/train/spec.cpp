@@ -177,6 +177,29 @@ Setter fraction_list(std::vector<double>& out) {
   };
 }
 
+Setter token_limits(std::vector<int64_t>& out) {
+  return [&out](const toml::node& n, const std::string& key, FieldContext& ctx) {
+    const toml::array* a = n.as_array();
+    if (!a || a->size() != 3) {
+      ctx.issues.push_back(issue_at(ctx.file, n, key,
+                                    "expected [train, valid, test] token counts (0 = whole split), "
+                                    "got " +
+                                        type_name(n)));
+      return;
+    }
+    std::vector<int64_t> v;
+    for (auto& e : *a) {
+      auto x = e.value<int64_t>();
+      if (!e.is_integer() || *x < 0) {
+        ctx.issues.push_back(issue_at(ctx.file, e, key, "token counts must be integers >= 0"));
+        return;
+      }
+      v.push_back(*x);
+    }
+    out = v;
+  };
+}
+
 // The schema: section -> key -> setter bound to cfg's fields.
 using Schema = std::map<std::string, std::map<std::string, Setter>>;
 
@@ -199,6 +222,7 @@ Schema make_schema(RunConfig& c) {
     else
       c.data.vocab_from = v;
   };
+  d["max_tokens"] = token_limits(c.data.max_tokens);
   auto& m = s["model"];
   m["arch"] = enumeration(c.model.arch, "linear, mlp, attention, transformer");
   m["context"] = integer(c.model.context, 1, 1 << 16);
@@ -412,8 +436,13 @@ nlohmann::ordered_json config_to_json(const RunConfig& c) {
   if (d.tokenizer == TokenizerKind::chars) d.eos = false;
 
   J j;
-  j["data"] = J{{"name", d.name},   {"path", d.path}, {"tokenizer", to_string(d.tokenizer)},
-                {"split", d.split}, {"eos", d.eos},   {"vocab_from", d.vocab_from}};
+  j["data"] = J{{"name", d.name},
+                {"path", d.path},
+                {"tokenizer", to_string(d.tokenizer)},
+                {"split", d.split},
+                {"eos", d.eos},
+                {"vocab_from", d.vocab_from},
+                {"max_tokens", d.max_tokens}};
   j["model"] = J{{"arch", to_string(m.arch)},
                  {"context", m.context},
                  {"d_model", m.d_model},
@@ -467,6 +496,8 @@ RunConfig config_from_json(const nlohmann::json& j) {
   c.data.split = d.at("split").get<std::vector<double>>();
   c.data.eos = d.at("eos").get<bool>();
   c.data.vocab_from = d.at("vocab_from").get<std::string>();
+  // Absent from configs written before the field existed (weights, checkpoints of schema 1).
+  if (d.contains("max_tokens")) c.data.max_tokens = d.at("max_tokens").get<std::vector<int64_t>>();
   const auto& m = j.at("model");
   en(m.at("arch"), c.model.arch, "model.arch");
   c.model.context = m.at("context");
@@ -516,6 +547,8 @@ std::string run_id(const RunConfig& cfg) {
   // Fields added after the first results files were written enter the hash only when they differ
   // from the behaviour those files had, so that their run ids (and resumes) stay valid.
   if (j["model"]["init"] == "torch") j["model"].erase("init");
+  if (j["data"]["max_tokens"] == nlohmann::ordered_json::array({0, 0, 0}))
+    j["data"].erase("max_tokens");
   std::string text = j.dump();
   uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a 64
   for (unsigned char ch : text) {

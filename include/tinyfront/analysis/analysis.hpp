@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "tinyfront/analysis/reference.hpp"
 #include "tinyfront/analysis/run_table.hpp"
 #include "tinyfront/analysis/scaling_fit.hpp"
 #include "tinyfront/store/record.hpp"
@@ -36,6 +37,8 @@ struct AnalysisOptions {
   // Compute-optimal N*, D* are tabulated at 10^k FLOPs for k from the data's smallest 6ND decade
   // to this many decades beyond its largest.
   int optimal_extra_decades = 2;
+  // Published tables to put beside the runs (analysis/reference/*.toml, docs/reference-file.md).
+  std::vector<ReferenceFile> references;
 };
 
 // Counts of one dataset/protocol slice.
@@ -192,9 +195,10 @@ struct AnalysisReport {
   std::vector<std::string> compute_notes;  // e.g. "no scaled-budget runs"
   std::string fit_point_rule;              // how runs became fit points
   std::vector<FitRow> fits;
-  std::vector<CurveRow> curves;  // runs on any all-architecture frontier
-  double seconds_analysis = 0;   // everything but the fits
-  double seconds_fit = 0;        // fits and their bootstraps
+  std::vector<CurveRow> curves;                 // runs on any all-architecture frontier
+  std::vector<ReferenceComparison> references;  // one per options.references
+  double seconds_analysis = 0;                  // everything but the fits
+  double seconds_fit = 0;                       // fits and their bootstraps
 };
 
 AnalysisReport analyze_runs(const std::vector<RunRecord>& records,

@@ -19,6 +19,7 @@
 //   fit_points.csv          the points each fit used, with fitted value and residual
 //   compute_optimal.csv     N*(C), D*(C) the fits imply under C = 6 N D
 //   curves.csv              learning curves of the frontier runs
+//   reference.csv           published figures beside ours, with verdicts (with --reference)
 //   analysis.json           the key numbers
 #pragma once
 

@@ -51,6 +51,9 @@ inline const std::array<const char*, 3> kBudgetDerivedFields{
 // dotted name and rendered value: strings and enums as they are, numbers in shortest round-trip
 // form, lists as "[a,b]". Fast: it reads the struct directly instead of building JSON.
 std::vector<std::pair<std::string, std::string>> config_fields(const RunConfig& cfg);
+// The same fields rendered the same way, but as set, without the normalisation: a value written
+// in a reference file or a spec, to compare with the config_fields of runs.
+std::vector<std::pair<std::string, std::string>> config_fields_as_given(const RunConfig& cfg);
 
 // Config fields as columns over a set of runs. codes[f][row] indexes values[f].
 struct ConfigColumns {

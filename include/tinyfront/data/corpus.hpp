@@ -21,6 +21,11 @@ struct DataConfig {
   bool eos = false;                            // words: append <eos> at every line end
   // chars: build the vocabulary over all three splits (the study's) or train only ("train").
   std::string vocab_from = "all";
+  // Keep only the first N tokens of the train, valid and test splits (0 = the whole split). The
+  // vocabulary is still built from the whole splits, so a truncated corpus has the same token
+  // ids as the full one: the study's word-level runs train on the first 80,000 tokens of PTB
+  // with PTB's whole training vocabulary.
+  std::vector<int64_t> max_tokens{0, 0, 0};
 };
 
 struct Vocabulary {

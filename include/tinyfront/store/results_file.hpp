@@ -30,7 +30,7 @@
 
 namespace tinyfront {
 
-inline constexpr int kResultsSchemaVersion = 2;  // 2: model.init
+inline constexpr int kResultsSchemaVersion = 2;  // 2: data.max_tokens, model.init
 inline constexpr const char* kResultsFormat = "tinyfront-results";
 
 struct StoreOptions {

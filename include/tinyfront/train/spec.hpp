@@ -1,7 +1,7 @@
 // Job specs: a single run described in TOML, parsed into a RunConfig with every problem reported
 // at once (file:line:column, dotted key, reason), before any compute is spent.
 //
-//   [data]   name, path, tokenizer ("chars"|"words"), split, eos, vocab_from
+//   [data]   name, path, tokenizer ("chars"|"words"), split, eos, vocab_from, max_tokens
 //   [model]  arch, context, d_model, one_hot, hidden, layers, heads, ff, positions, rope_base,
 //            rope_style, norm, activation, dropout, init
 //   [train]  protocol, epochs, windows_per_epoch, tokens, batch, lr, beta1, beta2, eps,
