@@ -21,6 +21,8 @@ struct DataConfig {
   bool eos = false;                            // words: append <eos> at every line end
   // chars: build the vocabulary over all three splits (the study's) or train only ("train").
   std::string vocab_from = "all";
+
+  bool operator==(const DataConfig&) const = default;
 };
 
 struct Vocabulary {
