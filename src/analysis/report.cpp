@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "tinyfront/util/error.hpp"
+#include "tinyfront/util/files.hpp"
 
 namespace tinyfront {
 
@@ -52,13 +53,19 @@ std::string g3(double v) {
   return buf;
 }
 
+constexpr const char* kReportMark = ".tinyfront-report";
+
+// Every file of a report goes through here: whole or not at all, never over a read-only file.
+void write_report_file(const fs::path& path, const std::string& text) {
+  check_may_write(path.string(), {"report file", OutputKind::file, false,
+                                  [](const std::string&) { return true; }});
+  write_file_atomically(path.string(), text);
+}
+
 // A CSV file: a header, then rows; fields with a comma, quote or newline are quoted (RFC 4180).
 class Csv {
  public:
-  Csv(const fs::path& path, const std::vector<std::string>& header) : path_(path), out_(path) {
-    if (!out_) throw Error("write_report: cannot write " + path.string());
-    row(header);
-  }
+  Csv(const fs::path& path, const std::vector<std::string>& header) : path_(path) { row(header); }
   void row(const std::vector<std::string>& fields) {
     for (size_t i = 0; i < fields.size(); ++i) {
       if (i) out_ << ',';
@@ -74,14 +81,12 @@ class Csv {
     out_ << '\n';
   }
   ~Csv() noexcept(false) {
-    out_.flush();
-    if (!out_ && std::uncaught_exceptions() == 0)
-      throw Error("write_report: error writing " + path_.string());
+    if (std::uncaught_exceptions() == 0) write_report_file(path_, out_.str());
   }
 
  private:
   fs::path path_;
-  std::ofstream out_;
+  std::ostringstream out_;
 };
 
 // A Markdown table.
@@ -631,9 +636,7 @@ void write_markdown(const AnalysisReport& rep, const fs::path& path) {
     << "Analysis without fits: " << g3(rep.seconds_analysis) << " s for " << rep.records
     << " records. Fits and bootstraps: " << g3(rep.seconds_fit) << " s.\n";
 
-  std::ofstream f(path);
-  f << o.str();
-  if (!f) throw Error("write_report: cannot write " + path.string());
+  write_report_file(path, o.str());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -740,9 +743,7 @@ void write_json(const AnalysisReport& rep, const fs::path& path) {
     fits.push_back(jf);
   }
   j["fits"] = fits;
-  std::ofstream f(path);
-  f << j.dump(2) << "\n";
-  if (!f) throw Error("write_report: cannot write " + path.string());
+  write_report_file(path, j.dump(2) + "\n");
 }
 
 }  // namespace
@@ -752,9 +753,18 @@ void write_report(const AnalysisReport& report, const std::string& out_dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw Error("write_report: cannot create " + out_dir + ": " + ec.message());
+  write_report_file(dir / kReportMark,
+                    "This directory was written by `tinyfront analyze`, which may replace its "
+                    "files.\n");
   write_csvs(report, dir);
   write_markdown(report, dir / "report.md");
   write_json(report, dir / "analysis.json");
+}
+
+bool is_report_directory(const std::string& dir) {
+  std::error_code ec;
+  if (fs::exists(fs::path(dir) / kReportMark, ec)) return true;
+  return fs::is_directory(dir, ec) && fs::is_empty(dir, ec) && !ec;
 }
 
 }  // namespace tinyfront

@@ -11,6 +11,8 @@
 #include "tinyfront/cli/commands.hpp"
 #include "tinyfront/store/results_file.hpp"
 #include "tinyfront/util/error.hpp"
+#include "tinyfront/util/files.hpp"
+#include "tinyfront/util/process.hpp"
 
 namespace fs = std::filesystem;
 
@@ -24,6 +26,7 @@ Command add_analyze(CLI::App& app) {
     bool no_fit = false;
     bool no_plots = false;
     bool json = false;
+    bool force = false;
   };
   auto opt = std::make_shared<Opt>();
   CLI::App* sub = app.add_subcommand(
@@ -38,7 +41,11 @@ Command add_analyze(CLI::App& app) {
   sub->add_flag("--no-fit", opt->no_fit, "Skip the scaling-law fits (fast look)");
   sub->add_flag("--no-plots", opt->no_plots, "Do not run analysis/plot_report.py");
   sub->add_flag("--json", opt->json, "Print analysis.json on stdout");
+  sub->add_flag("--force", opt->force,
+                "Write into an existing directory that does not hold an earlier report");
   return [opt]() -> int {
+    // Before any work: the report directory must be new, empty or an earlier report's.
+    check_may_write(opt->out, {"--out", OutputKind::directory, opt->force, is_report_directory});
     std::vector<RunRecord> records;
     for (auto& in : opt->inputs) {
       auto r = store_read_runs(in, WithCurves::yes);
@@ -63,17 +70,20 @@ Command add_analyze(CLI::App& app) {
         std::string python = env_python                       ? env_python
                              : fs::exists("/usr/bin/python3") ? "/usr/bin/python3"
                                                               : "python3";
-        std::string cmd =
-            python + " '" + script + "' '" + opt->out + "'" + (opt->json ? " >/dev/null" : "");
-        plot_status = std::system(cmd.c_str());
+        // An argument vector, not a shell command line: --out is a path, never shell code.
+        const std::vector<std::string> argv = {python, script, opt->out};
+        plot_status = run_process(argv, opt->json ? ChildOutput::discard : ChildOutput::inherit,
+                                  ChildOutput::inherit)
+                          .code;
         if (plot_status != 0)
-          std::fprintf(stderr, "warning: plotting failed (%s); the tables are in %s\n", cmd.c_str(),
-                       opt->out.c_str());
+          std::fprintf(
+              stderr, "warning: plotting failed (%s %s %s: exit %d); the tables are in %s\n",
+              python.c_str(), script.c_str(), opt->out.c_str(), plot_status, opt->out.c_str());
       }
     }
     if (opt->json) {
-      std::ifstream in(opt->out + "/analysis.json");
-      std::cout << nlohmann::json::parse(in).dump() << "\n";
+      std::cout << nlohmann::json::parse(read_regular_file(opt->out + "/analysis.json", "")).dump()
+                << "\n";
     } else {
       std::printf("analysed %zu runs in %.3f s (fits %.3f s): %s/report.md\n", records.size(),
                   rep.seconds_analysis, rep.seconds_fit, opt->out.c_str());
