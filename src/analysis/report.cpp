@@ -55,11 +55,14 @@ std::string g3(double v) {
 
 constexpr const char* kReportMark = ".tinyfront-report";
 
-// Every file of a report goes through here: whole or not at all, never over a read-only file.
+// Every file of a report goes through here. While write_report runs, files are only collected:
+// all of them are checked before the first is written, so that a refused report (a read-only
+// report.md) changes nothing.
+thread_local std::vector<std::pair<fs::path, std::string>>* g_report_files = nullptr;
+
 void write_report_file(const fs::path& path, const std::string& text) {
-  check_may_write(path.string(), {"report file", OutputKind::file, false,
-                                  [](const std::string&) { return true; }});
-  write_file_atomically(path.string(), text);
+  if (!g_report_files) throw Error("write_report_file: outside write_report");
+  g_report_files->emplace_back(path, text);
 }
 
 // A CSV file: a header, then rows; fields with a comma, quote or newline are quoted (RFC 4180).
@@ -753,12 +756,24 @@ void write_report(const AnalysisReport& report, const std::string& out_dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw Error("write_report: cannot create " + out_dir + ": " + ec.message());
-  write_report_file(dir / kReportMark,
-                    "This directory was written by `tinyfront analyze`, which may replace its "
-                    "files.\n");
-  write_csvs(report, dir);
-  write_markdown(report, dir / "report.md");
-  write_json(report, dir / "analysis.json");
+  std::vector<std::pair<fs::path, std::string>> files;
+  g_report_files = &files;
+  try {
+    write_report_file(dir / kReportMark,
+                      "This directory was written by `tinyfront analyze`, which may replace its "
+                      "files.\n");
+    write_csvs(report, dir);
+    write_markdown(report, dir / "report.md");
+    write_json(report, dir / "analysis.json");
+  } catch (...) {
+    g_report_files = nullptr;
+    throw;
+  }
+  g_report_files = nullptr;
+  for (auto& [path, text] : files)
+    check_may_write(path.string(), {"report file", OutputKind::file, false,
+                                    [](const std::string&) { return true; }});
+  for (auto& [path, text] : files) write_file_atomically(path.string(), text);
 }
 
 bool is_report_directory(const std::string& dir) {

@@ -41,6 +41,14 @@ int main(int argc, char** argv) {
   commands["export"] = cli::add_export(app);
   commands["submit"] = cli::add_submit(app);
   commands["analyze"] = cli::add_analyze(app);
+  // CLI11 reports an unknown subcommand as "A subcommand is required": name it instead.
+  if (argc > 1 && argv[1][0] != '-' && !commands.count(argv[1])) {
+    std::string known;
+    for (auto& [name, command] : commands) known += (known.empty() ? "" : ", ") + name;
+    std::fprintf(stderr, "error: unknown subcommand '%s' (expected one of: %s)\n", argv[1],
+                 known.c_str());
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -854,6 +854,7 @@ ResultsStore store_create(const std::string& path, const std::string& spec_text,
                 "sweep?); move it away first");
   if (spec_text.find('\0') != std::string::npos)
     throw Error(path + ": the spec text contains a NUL byte, which an HDF5 string cannot hold");
+  check_may_write(path, {"results file", OutputKind::file, false, nullptr});  // its directory
   Header hdr;
   hdr.spec = spec_text;
   hdr.created_at = hdr.updated_at = now_iso8601();
@@ -1130,6 +1131,7 @@ void store_merge(const std::vector<std::string>& inputs, const std::string& out)
     throw Error(out + ": already exists; refusing to overwrite it with merged results");
   if (fsio::exists(journal_path_of(out)))
     throw Error(journal_path_of(out) + ": a journal exists for the merge output; move it away");
+  check_may_write(out, {"merge output", OutputKind::file, false, nullptr});  // its directory
 
   struct Candidate {
     Row row;

@@ -15,7 +15,7 @@ LIMIT=30  # seconds per case
 source "$SRC/scripts/env.sh"
 MPI="mpiexec -n 2 --oversubscribe $TF"
 DATA="$SRC/data/tinyshakespeare.txt"
-export TF MPI DATA
+export TF MPI DATA SRC
 
 WORK="$(mktemp -d /tmp/tinyfront-bad-inputs-XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
@@ -60,6 +60,18 @@ tiny_job() {  # tiny_job DATA_PATH
     n=$((${n:-0} + 1))
     tiny_sweep "$DATA" "[budget]\n$b\n" > "budget$n.toml"
   done
+  printf '[model\n' > syntax.toml
+  tiny_sweep "$DATA" '[swep]\nname = "x"\n' > section.toml
+  tiny_sweep "$DATA" 'train.seed = []\n' > empty_axis.toml
+  tiny_sweep "$DATA" '[[exclude]]\nmodel.contxt = 8\n' > exclude_unknown.toml
+  tiny_sweep "$DATA" '[[exclude]]\ntrain.lr = [1e-3, 2e-3]\n' > exclude_all.toml
+  tiny_sweep "$DATA" '[[subgrid]]\nname = "a"\nsets.model.arch = "mlp"\n' > subgrid_unknown.toml
+  tiny_sweep "$DATA" '[budget]\nmode = "fixed"\nfoo = 1\n' > budget_unknown.toml
+  tiny_sweep "$DATA" '[budget]\nmode = "chinchilla"\n' > budget_mode.toml
+  tiny_sweep "$DATA" | sed 's/train.lr = \[1e-3, 2e-3\]/train.lr = [5e-3]/' > other.toml
+  tiny_sweep "$DATA" | sed 's/model.context = 8/model.context = 200\ndata.split = [0.9998, 0.0001, 0.0001]/' > long_context.toml
+  mkdir -p rep_ro && echo "by tinyfront" > rep_ro/.tinyfront-report && echo "old" > rep_ro/report.md
+  chmod 444 rep_ro/report.md
   echo "my notes" > notes.txt
   mkdir -p mine && echo "my report" > mine/report.md
   printf '#!/bin/bash\necho mine\n' > user.sbatch
