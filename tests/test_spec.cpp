@@ -294,12 +294,13 @@ TEST(SweepSpec, BadSpecsTable) {
       {"[defaults]\ndata." + kData + "model.arch = \"transformer\"\n[grid]\nmodel.heads = [3]\n",
        "model.heads: must divide model.d_model (128), got 3"},
       {"[defaults]\ndata.path = \"/nonexistent/corpus.txt\"\n",
-       "data.path: data.path: no such file or directory: /nonexistent/corpus.txt"},
+       "sweep.toml: data.path: no such file or directory: /nonexistent/corpus.txt"},
       {"[defaults]\ndata." + kData +
            "model.context = 200\n"
            "data.split = [0.9998, 0.0001, 0.0001]\n",
        "model.context: 200 is longer than a split"},
-      {"[sweep]\nthreads_per_rank = 0\n", "sweep.toml:2:20: sweep.threads_per_rank: must be >= 1"},
+      {"[sweep]\nthreads_per_rank = 0\n",
+       "sweep.toml:2:20: sweep.threads_per_rank: expected an integer in [1, 1024], got 0"},
       {"[swep]\n", "sweep.toml:1:1: swep: unknown section"},
       {"[defaults]\ndata." + kData + "[budget]\nmode = \"tokens_per_param\"\n",
        "budget.tokens_per_param: give at least one value for this mode"},

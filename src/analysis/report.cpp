@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "tinyfront/util/error.hpp"
+#include "tinyfront/util/files.hpp"
 
 namespace tinyfront {
 
@@ -53,13 +54,22 @@ std::string g3(double v) {
   return buf;
 }
 
+constexpr const char* kReportMark = ".tinyfront-report";
+
+// Every file of a report goes through here. While write_report runs, files are only collected:
+// all of them are checked before the first is written, so that a refused report (a read-only
+// report.md) changes nothing.
+thread_local std::vector<std::pair<fs::path, std::string>>* g_report_files = nullptr;
+
+void write_report_file(const fs::path& path, const std::string& text) {
+  if (!g_report_files) throw Error("write_report_file: outside write_report");
+  g_report_files->emplace_back(path, text);
+}
+
 // A CSV file: a header, then rows; fields with a comma, quote or newline are quoted (RFC 4180).
 class Csv {
  public:
-  Csv(const fs::path& path, const std::vector<std::string>& header) : path_(path), out_(path) {
-    if (!out_) throw Error("write_report: cannot write " + path.string());
-    row(header);
-  }
+  Csv(const fs::path& path, const std::vector<std::string>& header) : path_(path) { row(header); }
   void row(const std::vector<std::string>& fields) {
     for (size_t i = 0; i < fields.size(); ++i) {
       if (i) out_ << ',';
@@ -75,14 +85,12 @@ class Csv {
     out_ << '\n';
   }
   ~Csv() noexcept(false) {
-    out_.flush();
-    if (!out_ && std::uncaught_exceptions() == 0)
-      throw Error("write_report: error writing " + path_.string());
+    if (std::uncaught_exceptions() == 0) write_report_file(path_, out_.str());
   }
 
  private:
   fs::path path_;
-  std::ofstream out_;
+  std::ostringstream out_;
 };
 
 // A Markdown table.
@@ -710,9 +718,7 @@ void write_markdown(const AnalysisReport& rep, const fs::path& path) {
     << "Analysis without fits: " << g3(rep.seconds_analysis) << " s for " << rep.records
     << " records. Fits and bootstraps: " << g3(rep.seconds_fit) << " s.\n";
 
-  std::ofstream f(path);
-  f << o.str();
-  if (!f) throw Error("write_report: cannot write " + path.string());
+  write_report_file(path, o.str());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -852,9 +858,7 @@ void write_json(const AnalysisReport& rep, const fs::path& path) {
     }
     j["references"] = refs;
   }
-  std::ofstream f(path);
-  f << j.dump(2) << "\n";
-  if (!f) throw Error("write_report: cannot write " + path.string());
+  write_report_file(path, j.dump(2) + "\n");
 }
 
 }  // namespace
@@ -864,10 +868,31 @@ void write_report(const AnalysisReport& report, const std::string& out_dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw Error("write_report: cannot create " + out_dir + ": " + ec.message());
-  write_csvs(report, dir);
-  write_reference_csv(report, dir);
-  write_markdown(report, dir / "report.md");
-  write_json(report, dir / "analysis.json");
+  std::vector<std::pair<fs::path, std::string>> files;
+  g_report_files = &files;
+  try {
+    write_report_file(dir / kReportMark,
+                      "This directory was written by `tinyfront analyze`, which may replace its "
+                      "files.\n");
+    write_csvs(report, dir);
+    write_reference_csv(report, dir);
+    write_markdown(report, dir / "report.md");
+    write_json(report, dir / "analysis.json");
+  } catch (...) {
+    g_report_files = nullptr;
+    throw;
+  }
+  g_report_files = nullptr;
+  for (auto& [path, text] : files)
+    check_may_write(path.string(), {"report file", OutputKind::file, false,
+                                    [](const std::string&) { return true; }});
+  for (auto& [path, text] : files) write_file_atomically(path.string(), text);
+}
+
+bool is_report_directory(const std::string& dir) {
+  std::error_code ec;
+  if (fs::exists(fs::path(dir) / kReportMark, ec)) return true;
+  return fs::is_directory(dir, ec) && fs::is_empty(dir, ec) && !ec;
 }
 
 }  // namespace tinyfront

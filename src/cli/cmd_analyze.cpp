@@ -11,6 +11,8 @@
 #include "tinyfront/cli/commands.hpp"
 #include "tinyfront/store/results_file.hpp"
 #include "tinyfront/util/error.hpp"
+#include "tinyfront/util/files.hpp"
+#include "tinyfront/util/process.hpp"
 
 namespace fs = std::filesystem;
 
@@ -25,6 +27,7 @@ Command add_analyze(CLI::App& app) {
     bool no_plots = false;
     bool json = false;
     std::vector<std::string> references;
+    bool force = false;
   };
   auto opt = std::make_shared<Opt>();
   CLI::App* sub = app.add_subcommand(
@@ -43,7 +46,11 @@ Command add_analyze(CLI::App& app) {
                   "Published figures to compare with (TOML, docs/reference-file.md); repeatable")
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  sub->add_flag("--force", opt->force,
+                "Write into an existing directory that does not hold an earlier report");
   return [opt]() -> int {
+    // Before any work: the report directory must be new, empty or an earlier report's.
+    check_may_write(opt->out, {"--out", OutputKind::directory, opt->force, is_report_directory});
     // Reference files first: a mistake in one is reported before any results file is read.
     AnalysisOptions ao;
     {
@@ -80,17 +87,20 @@ Command add_analyze(CLI::App& app) {
         std::string python = env_python                       ? env_python
                              : fs::exists("/usr/bin/python3") ? "/usr/bin/python3"
                                                               : "python3";
-        std::string cmd =
-            python + " '" + script + "' '" + opt->out + "'" + (opt->json ? " >/dev/null" : "");
-        plot_status = std::system(cmd.c_str());
+        // An argument vector, not a shell command line: --out is a path, never shell code.
+        const std::vector<std::string> argv = {python, script, opt->out};
+        plot_status = run_process(argv, opt->json ? ChildOutput::discard : ChildOutput::inherit,
+                                  ChildOutput::inherit)
+                          .code;
         if (plot_status != 0)
-          std::fprintf(stderr, "warning: plotting failed (%s); the tables are in %s\n", cmd.c_str(),
-                       opt->out.c_str());
+          std::fprintf(
+              stderr, "warning: plotting failed (%s %s %s: exit %d); the tables are in %s\n",
+              python.c_str(), script.c_str(), opt->out.c_str(), plot_status, opt->out.c_str());
       }
     }
     if (opt->json) {
-      std::ifstream in(opt->out + "/analysis.json");
-      std::cout << nlohmann::json::parse(in).dump() << "\n";
+      std::cout << nlohmann::json::parse(read_regular_file(opt->out + "/analysis.json", "")).dump()
+                << "\n";
     } else {
       std::printf("analysed %zu runs in %.3f s (fits %.3f s): %s/report.md\n", records.size(),
                   rep.seconds_analysis, rep.seconds_fit, opt->out.c_str());

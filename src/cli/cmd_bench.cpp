@@ -1,12 +1,14 @@
 // tinyfront bench: training throughput of the study's models against this machine's GEMM peak.
 #include <cstdio>
-#include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "tinyfront/cli/checks.hpp"
 #include "tinyfront/cli/commands.hpp"
 #include "tinyfront/train/bench.hpp"
 #include "tinyfront/util/error.hpp"
+#include "tinyfront/util/files.hpp"
 
 namespace tinyfront::cli {
 
@@ -20,6 +22,16 @@ struct BenchCliOptions {
   bool quick = false;
   double seconds = 1.5;
 };
+
+// A JSON report an earlier `bench --json-out` wrote (it names tinyfront's version and the runs).
+bool is_bench_report(const std::string& path) {
+  try {
+    auto j = nlohmann::json::parse(read_regular_file(path, ""));
+    return j.is_object() && j.contains("tinyfront_version") && j.contains("runs");
+  } catch (const std::exception&) {
+    return false;
+  }
+}
 
 std::vector<std::string> split_commas(const std::string& s) {
   std::vector<std::string> out;
@@ -45,7 +57,8 @@ Command add_bench(CLI::App& app) {
   sub->add_option("--models", opt->models,
                   "Models of the set to run, comma separated (default: the whole set)");
   sub->add_option("--seconds", opt->seconds, "Timed seconds per model and thread count")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(finite_number(0, 86400, true));
   sub->add_flag("--quick", opt->quick, "A few steps per model (a second or two; for CI)");
   sub->add_flag("--json", opt->json,
                 "Print the report as JSON on stdout (the table goes to stderr)");
@@ -71,14 +84,18 @@ Command add_bench(CLI::App& app) {
     for (const std::string& name : b.models) {
       bool known = false;
       for (const BenchModel& bm : set) known = known || bm.name == name;
-      if (!known) throw Error("--models: no model '" + name + "' in the set '" + b.model_set + "'");
+      if (known) continue;
+      std::string names;
+      for (const BenchModel& bm : set) names += (names.empty() ? "" : ", ") + bm.name;
+      throw Error("--models: unknown model '" + name + "' (the set '" + b.model_set + "' has " +
+                  names + "; --model-set all has every model)");
     }
+    // Before the measurement: --json-out may replace only an earlier bench report.
+    if (!opt->json_out.empty())
+      check_may_write(opt->json_out, {"--json-out", OutputKind::file, false, is_bench_report});
     BenchReport r = run_bench(b, /*progress=*/!opt->json);
     const std::string text = bench_to_json(r).dump(2);
-    if (!opt->json_out.empty()) {
-      std::ofstream f(opt->json_out);
-      if (!(f << text << "\n")) throw Error("cannot write " + opt->json_out);
-    }
+    if (!opt->json_out.empty()) write_file_atomically(opt->json_out, text + "\n");
     if (opt->json) {
       std::fputs(bench_table(r).c_str(), stderr);
       std::cout << text << "\n";

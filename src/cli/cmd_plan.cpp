@@ -5,6 +5,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "tinyfront/cli/checks.hpp"
 #include "tinyfront/cli/commands.hpp"
 #include "tinyfront/sweep/budget_limits.hpp"
 #include "tinyfront/sweep/sweep_spec.hpp"
@@ -30,9 +31,11 @@ Command add_plan(CLI::App& app) {
   sub->add_option("spec", opt->spec, "Sweep spec (TOML)")->required();
   sub->add_option("--set", opt->sets, "Override: sweep.key=value or section.key=value");
   sub->add_option("--ranks", opt->ranks, "MPI ranks the sweep will use (1 master + workers)")
-      ->default_val(2);
+      ->default_val(2)
+      ->check(whole_number(1, 1 << 24));
   sub->add_option("--flops-per-second", opt->flops_per_second,
-                  "Training throughput per rank (default: measured now, about a second)");
+                  "Training throughput per rank (default: measured now, about a second)")
+      ->check(finite_number(0, INFINITY, true));
   sub->add_flag("--list", opt->list, "List every run");
   sub->add_flag("--json", opt->json, "One JSON object on stdout");
   return [opt]() -> int {
@@ -48,10 +51,11 @@ Command add_plan(CLI::App& app) {
     Group total;
     SweepCost cost;  // for the spec's limits
     nlohmann::ordered_json list = nlohmann::ordered_json::array();
-    for (auto& r : spec.runs) {
+    for (size_t k = 0; k < spec.runs.size(); ++k) {
+      const RunConfig& r = spec.runs[k];
       const CorpusInfo& ci = spec.corpora.at(data_key(r.data));
       RunCost c = run_cost(r, ci);
-      double secs = estimate_seconds(r, ci, fps);
+      double secs = estimate_seconds(c, fps);
       cost.add(c.flops(spec.settings.flops_convention), secs / 3600);
       for (Group* g : {&by_arch[to_string(r.model.arch)], &total}) {
         g->runs += 1;
@@ -61,7 +65,7 @@ Command add_plan(CLI::App& app) {
         g->hours += secs / 3600;
       }
       if (opt->list || opt->json)
-        list.push_back({{"run_id", run_id(r)},
+        list.push_back({{"run_id", spec.ids[k]},
                         {"arch", to_string(r.model.arch)},
                         {"params", c.params},
                         {"train_tokens", c.train_tokens},

@@ -12,6 +12,7 @@
 #include <map>
 #include <set>
 
+#include "tinyfront/cli/checks.hpp"
 #include "tinyfront/cli/commands.hpp"
 #include "tinyfront/cli/report.hpp"
 #include "tinyfront/mpi/scheduler.hpp"
@@ -84,9 +85,11 @@ Command add_sweep(CLI::App& app) {
                 "Workers sleep for each run's estimated time instead of training");
   sub->add_option("--simulate-scale", opt->simulate_scale,
                   "Fraction of the estimated time a simulated run sleeps")
-      ->default_val(1e-3);
+      ->default_val(1e-3)
+      ->check(finite_number(0, 1e6));
   sub->add_option("--flops-per-second", opt->flops_per_second,
-                  "Throughput used for time estimates (default: 2e10)");
+                  "Throughput used for time estimates (default: 2e10)")
+      ->check(finite_number(0, INFINITY, true));
   sub->add_option("--shared-checkpoint-dir", opt->shared_checkpoints,
                   "Workers write checkpoints here themselves (a directory every node can reach) "
                   "instead of sending them to rank 0");
@@ -112,16 +115,28 @@ Command add_sweep(CLI::App& app) {
     CheckpointDir ckpt_dir(opt->shared_checkpoints.empty() ? opt->out + ".ckpt"
                                                            : opt->shared_checkpoints);
     std::optional<SpecError> spec_error;
+    bool created = false;  // this sweep created the results file (a failure removes it)
     if (master) {
       try {
-        spec = load_sweep_spec(opt->spec, opt->sets);
-        int shard_i = 0, shard_n = 1;
+        if (!opt->shared_checkpoints.empty() && fs::exists(opt->shared_checkpoints) &&
+            !fs::is_directory(opt->shared_checkpoints))
+          throw SpecError({{"<command line>", 0, 0, "--shared-checkpoint-dir",
+                            opt->shared_checkpoints + " exists and is not a directory"}});
+        int shard_i = 0, shard_n = 1, used = 0;
         if (!opt->shard.empty() &&
-            (std::sscanf(opt->shard.c_str(), "%d/%d", &shard_i, &shard_n) != 2 || shard_n < 1 ||
-             shard_i < 0 || shard_i >= shard_n))
-          throw SpecError({{"<command line>", 0, 0, "--shard", "expected i/n with 0 <= i < n"}});
-        for (auto& r : spec.runs)
-          if (in_shard(run_id(r), shard_i, shard_n)) runs.push_back(r);
+            (std::sscanf(opt->shard.c_str(), "%d/%d%n", &shard_i, &shard_n, &used) != 2 ||
+             size_t(used) != opt->shard.size() ||
+             opt->shard.find_first_of(" +-") != std::string::npos || shard_n < 1 || shard_i < 0 ||
+             shard_i >= shard_n))
+          throw SpecError({{"<command line>", 0, 0, "--shard",
+                            "expected i/n with 0 <= i < n (e.g. 0/4), got '" + opt->shard + "'"}});
+        spec = load_sweep_spec(opt->spec, opt->sets);
+        std::vector<std::string> run_ids;  // of `runs`, from the spec (hashed once)
+        for (size_t k = 0; k < spec.runs.size(); ++k)
+          if (in_shard(spec.ids[k], shard_i, shard_n)) {
+            runs.push_back(spec.runs[k]);
+            run_ids.push_back(spec.ids[k]);
+          }
         // Budget limits, before any compute.
         const std::vector<std::string> over = exceeded_limits(
             spec.settings, sweep_cost(spec, runs, opt->flops_per_second), world.size() - 1);
@@ -137,8 +152,7 @@ Command add_sweep(CLI::App& app) {
           std::map<std::string, RunStatus> stored;
           if (fs::exists(opt->out)) {
             store = store_open(opt->out);
-            std::set<std::string> ids;
-            for (auto& r : runs) ids.insert(run_id(r));
+            const std::set<std::string> ids(run_ids.begin(), run_ids.end());
             bool foreign = false;
             for (const RunSummary& s : store_scan(opt->out)) {
               stored[s.run_id] = s.status;
@@ -151,10 +165,12 @@ Command add_sweep(CLI::App& app) {
                               "; use a new results file for a different grid");
           } else {
             store = store_create(opt->out, stored_spec_text(spec, opt->sets));
+            created = true;
           }
           int skipped = 0;
-          for (auto& r : runs) {
-            auto it = stored.find(run_id(r));
+          for (size_t k = 0; k < runs.size(); ++k) {
+            const RunConfig& r = runs[k];
+            auto it = stored.find(run_ids[k]);
             bool skip = it != stored.end() &&
                         (it->second == RunStatus::done || it->second == RunStatus::diverged ||
                          (it->second == RunStatus::failed && !opt->retry_failed));
@@ -197,57 +213,85 @@ Command add_sweep(CLI::App& app) {
     boost::mpi::broadcast(world, go, 0);
     if (go != 1) {
       if (!master) return go == 2 ? 2 : 1;
-      if (store) store_close(*store);
+      if (store) {
+        // A failed command leaves nothing new behind: a results file this sweep created holds
+        // no run yet (the failure came before any), so it and its journal go.
+        const bool empty = store_run_count(*store) == 0;
+        try {
+          store_close(*store);
+        } catch (const std::exception&) {
+        }
+        if (created && empty) {
+          std::error_code ec;
+          fs::remove(opt->out, ec);
+          fs::remove(opt->out + ".journal", ec);
+        }
+      }
       if (spec_error) throw *spec_error;
       throw Error(error);
     }
 
-    SchedulerOptions so;
-    so.simulate = opt->simulate;
-    so.simulate_scale = opt->simulate_scale;
-    so.flops_per_second = opt->flops_per_second;
-    so.quiet = opt->quiet;
-    SchedulerCallbacks cb;
-    if (master && store) {
-      cb.on_result = [&](const RunRecord& rec) {
-        store_append(*store, rec);
-        if (rec.result.status != RunStatus::preempted) ckpt_dir.remove(rec.run_id);
-      };
-      cb.on_checkpoint = [&](const std::string& id, const std::string& state) {
-        ckpt_dir.write(id, state);
-      };
-      cb.load_checkpoint = [&](const std::string& id) { return ckpt_dir.read(id); };
-      cb.on_progress = [&](const SweepProgress& p) { progress_write(opt->out, p); };
-    }
-    if (!master && !opt->shared_checkpoints.empty())
-      cb.worker_checkpoint = [&](const std::string& id, const std::string& state) {
-        ckpt_dir.write(id, state);
-      };
-    SweepOutcome outcome = run_sweep(world, spec, todo, so, cb);
-    if (!master) return 0;
-    if (store) store_close(*store);
-
-    if (!opt->simulate) {
-      std::vector<RunRecord> records = store_read_runs(opt->out);
-      if (opt->json) {
-        std::cout << summary_json(records, outcome).dump() << "\n";
-      } else {
-        print_results_table(std::cout, records);
+    // From here on every rank is in the sweep. A fatal error on any rank (a results file that
+    // cannot be written: disk full, quota, a vanished directory) ends the whole job at once with
+    // MPI_Abort: unwinding into the environment's collective MPI_Finalize would hang the ranks
+    // that wait for this one. Alone, there is nobody to wait for, and main prints the error.
+    try {
+      SchedulerOptions so;
+      so.simulate = opt->simulate;
+      so.simulate_scale = opt->simulate_scale;
+      so.flops_per_second = opt->flops_per_second;
+      so.quiet = opt->quiet;
+      SchedulerCallbacks cb;
+      if (master && store) {
+        cb.on_result = [&](const RunRecord& rec) {
+          try {
+            store_append(*store, rec);
+          } catch (const std::exception& e) {
+            throw Error(std::string(e.what()) + "; cannot record run " + rec.run_id + " in " +
+                        opt->out + ". The runs recorded before are kept: fix the cause and run " +
+                        "the same command again to resume");
+          }
+          if (rec.result.status != RunStatus::preempted) ckpt_dir.remove(rec.run_id);
+        };
+        cb.on_checkpoint = [&](const std::string& id, const std::string& state) {
+          ckpt_dir.write(id, state);
+        };
+        cb.load_checkpoint = [&](const std::string& id) { return ckpt_dir.read(id); };
+        cb.on_progress = [&](const SweepProgress& p) { progress_write(opt->out, p); };
       }
-    } else {
-      nlohmann::ordered_json j;
-      j["ranks"] = world.size();
-      j["runs"] = outcome.total;
-      j["startup_seconds"] = outcome.startup_seconds;
-      j["wall_seconds"] = outcome.wall_seconds;
-      j["busy_seconds"] = outcome.busy_seconds;
-      j["efficiency"] = outcome.efficiency;
-      j["dispatch_ms_per_run"] = outcome.dispatch_ms_per_run;
-      j["dispatch_cpu_ms_per_run"] = outcome.dispatch_cpu_ms_per_run;
-      std::cout << j.dump() << "\n";
+      if (!master && !opt->shared_checkpoints.empty())
+        cb.worker_checkpoint = [&](const std::string& id, const std::string& state) {
+          ckpt_dir.write(id, state);
+        };
+      SweepOutcome outcome = run_sweep(world, spec, todo, so, cb);
+      if (!master) return 0;
+      if (store) store_close(*store);
+
+      if (!opt->simulate) {
+        std::vector<RunRecord> records = store_read_runs(opt->out);
+        if (opt->json) {
+          std::cout << summary_json(records, outcome).dump() << "\n";
+        } else {
+          print_results_table(std::cout, records);
+        }
+      } else {
+        nlohmann::ordered_json j;
+        j["ranks"] = world.size();
+        j["runs"] = outcome.total;
+        j["startup_seconds"] = outcome.startup_seconds;
+        j["wall_seconds"] = outcome.wall_seconds;
+        j["busy_seconds"] = outcome.busy_seconds;
+        j["efficiency"] = outcome.efficiency;
+        j["dispatch_ms_per_run"] = outcome.dispatch_ms_per_run;
+        j["dispatch_cpu_ms_per_run"] = outcome.dispatch_cpu_ms_per_run;
+        std::cout << j.dump() << "\n";
+      }
+      if (outcome.interrupted) return kExitInterrupted;
+      return outcome.failed || outcome.diverged ? 1 : 0;
+    } catch (const std::exception& e) {
+      if (world.size() == 1) throw;
+      abort_job(world, e.what(), 1);
     }
-    if (outcome.interrupted) return kExitInterrupted;
-    return outcome.failed || outcome.diverged ? 1 : 0;
   };
 }
 

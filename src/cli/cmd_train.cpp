@@ -5,12 +5,14 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "tinyfront/cli/checks.hpp"
 #include "tinyfront/cli/commands.hpp"
 #include "tinyfront/model/model.hpp"
 #include "tinyfront/store/weights.hpp"
 #include "tinyfront/train/sample.hpp"
 #include "tinyfront/train/spec.hpp"
 #include "tinyfront/train/trainer.hpp"
+#include "tinyfront/util/files.hpp"
 
 namespace tinyfront::cli {
 
@@ -19,6 +21,7 @@ struct TrainOptions {
   std::string spec;
   std::vector<std::string> sets;
   std::string save_weights;
+  bool force = false;
   bool json = false;
   bool quiet = false;
 };
@@ -31,10 +34,16 @@ Command add_train(CLI::App& app) {
   sub->add_option("--set", opt->sets, "Override a spec field: section.key=value (repeatable)");
   sub->add_option("--save-weights", opt->save_weights,
                   "Keep the final (best-validation) weights and vocabulary in this HDF5 file");
+  sub->add_flag("--force", opt->force,
+                "Let --save-weights replace a file that is not a tinyfront weights file");
   sub->add_flag("--json", opt->json, "Print the result as one JSON object on stdout");
   sub->add_flag("-q,--quiet", opt->quiet, "No progress lines");
   return [opt]() -> int {
     RunConfig cfg = load_job_spec(opt->spec, opt->sets);
+    // Before any training: the weights may go only where nothing of the user's is replaced.
+    if (!opt->save_weights.empty())
+      check_may_write(opt->save_weights,
+                      {"--save-weights", OutputKind::file, opt->force, is_weights_file});
     std::string base = std::filesystem::path(opt->spec).parent_path().string();
     Corpus corpus = load_corpus(cfg.data, base);
     TrainHooks hooks;
@@ -107,11 +116,15 @@ Command add_sample(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("sample", "Generate text from saved weights");
   sub->add_option("weights", opt->weights, "Weights file from train --save-weights")->required();
   sub->add_option("--prompt", opt->s.prompt, "Text to continue")->default_val("ROMEO:");
-  sub->add_option("--tokens", opt->s.tokens, "Tokens to generate")->default_val(300);
+  sub->add_option("--tokens", opt->s.tokens, "Tokens to generate")
+      ->default_val(300)
+      ->check(whole_number(0, 1 << 24));
   sub->add_option("--temperature", opt->s.temperature, "Softmax temperature (0: greedy)")
-      ->default_val(1.0);
+      ->default_val(1.0)
+      ->check(finite_number(0, 1e6));
   sub->add_option("--top-k", opt->s.top_k, "Sample among the k likeliest tokens (0: all)")
-      ->default_val(0);
+      ->default_val(0)
+      ->check(whole_number(0, 1 << 24));
   sub->add_option("--seed", opt->s.seed, "Random seed")->default_val(0);
   return [opt]() -> int {
     Weights w = read_weights(opt->weights);

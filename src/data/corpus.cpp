@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <unordered_map>
 
 #include "tinyfront/util/error.hpp"
+#include "tinyfront/util/files.hpp"
 
 namespace fs = std::filesystem;
 
@@ -46,12 +46,15 @@ std::string resolve_data_path(const std::string& path, const std::string& base_d
 
 namespace {
 
+// A corpus file: a regular file (a FIFO would block, /dev/zero would never end) of text (a NUL
+// byte means a binary file, whose "characters" no results file could store as a vocabulary).
 std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("corpus: cannot read " + path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  std::string text = read_regular_file(path, "data.path");
+  const size_t nul = text.find('\0');
+  if (nul != std::string::npos)
+    throw Error("data.path " + path + ": contains a NUL byte (at byte " + std::to_string(nul) +
+                "): a binary file, not a text corpus");
+  return text;
 }
 
 std::vector<std::string> split_words(const std::string& text, bool eos) {

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -53,6 +54,15 @@ bool stop_requested() {
 }
 void request_stop() {
   g_stop = 1;
+}
+
+void abort_job(bmpi::communicator& world, const std::string& message, int exit_code) {
+  std::fprintf(stderr, "error: rank %d of %d (%s): %s\n", world.rank(), world.size(),
+               host_name().c_str(), message.c_str());
+  std::fflush(stderr);
+  std::fflush(stdout);
+  MPI_Abort(world, exit_code);
+  std::_Exit(exit_code);  // MPI_Abort does not return; in case an implementation does
 }
 
 // ---------------------------------------------------------------------------------------------

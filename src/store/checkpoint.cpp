@@ -7,6 +7,7 @@
 #include "h5.hpp"
 #include "tinyfront/train/state_io.hpp"
 #include "tinyfront/util/error.hpp"
+#include "tinyfront/util/files.hpp"
 
 namespace fs = std::filesystem;
 
@@ -97,6 +98,7 @@ void write_checkpoint_file(const std::string& path, const std::string& run_id,
 
 TrainState read_checkpoint_file(const std::string& path, std::string* run_id) {
   h5::init();
+  require_regular_file(path, "checkpoint");
   if (H5Fis_hdf5(path.c_str()) <= 0) throw Error(path + ": not an HDF5 checkpoint file");
   h5::Handle fapl = h5::file_access_plist();
   h5::Handle f =

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "tinyfront/util/error.hpp"
+#include "tinyfront/util/files.hpp"
 
 namespace tinyfront::fsio {
 
@@ -30,13 +31,23 @@ bool exists(const std::string& path) {
   return ::lstat(path.c_str(), &st) == 0;
 }
 
+void require_regular_fd(int fd, const std::string& path) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) fail_errno("stat", path);
+  if (!S_ISREG(st.st_mode))
+    throw Error(path + ": is " + file_kind(st.st_mode) + ", not a regular file");
+}
+
 Fd open_read_if_exists(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO in the file's place must be refused, not waited on for ever.
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return Fd();
     fail_errno("open", path);
   }
-  return Fd(fd);
+  Fd owned(fd);
+  require_regular_fd(fd, path);
+  return owned;
 }
 
 std::string read_all(int fd, const std::string& path) {
@@ -107,6 +118,10 @@ void copy_file(const std::string& src, const std::string& dst) {
   if (!in) fail_errno("open", src);
   Fd out(::open(dst.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (!out) fail_errno("create", dst);
+  // The copy keeps the original's mode: it replaces it (a fold), and 0640 must stay 0640.
+  struct stat mode_of;
+  if (::fstat(in.get(), &mode_of) != 0) fail_errno("stat", src);
+  if (::fchmod(out.get(), mode_of.st_mode & 07777) != 0) fail_errno("set the mode of", dst);
   // A reflink shares the blocks (btrfs, xfs): constant time whatever the file size.
   if (::ioctl(out.get(), FICLONE, in.get()) == 0) return;
   struct stat st;

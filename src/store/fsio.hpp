@@ -35,7 +35,11 @@ class Fd {
 
 bool exists(const std::string& path);  // lstat succeeds (any kind of file, even dangling links)
 
-// Opens read-only; returns an empty Fd if the file does not exist, throws on other errors.
+// Throws unless fd is a regular file (a FIFO, device or directory where a file belongs).
+void require_regular_fd(int fd, const std::string& path);
+
+// Opens read-only without blocking; returns an empty Fd if the file does not exist, throws on
+// other errors and when it is not a regular file.
 Fd open_read_if_exists(const std::string& path);
 std::string read_all(int fd, const std::string& path);
 
@@ -48,7 +52,7 @@ void fsync_file(const std::string& path);  // opens, fsyncs, closes
 void fsync_parent_dir(const std::string& path);
 
 // Copies a whole file (reflink where the file system can share blocks, else in-kernel copy).
-// `dst` is created or truncated.
+// `dst` is created or truncated, with the mode of `src`.
 void copy_file(const std::string& src, const std::string& dst);
 
 // Atomically replaces `dst` by `src` and makes it durable (rename + directory fsync).

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "tinyfront/util/error.hpp"
+#include "tinyfront/util/files.hpp"
 #include "tinyfront/util/system.hpp"
 
 namespace tinyfront {
@@ -78,24 +79,19 @@ std::string progress_path(const std::string& results_path) {
 void progress_write(const std::string& results_path, const SweepProgress& p) {
   // Not fsync'd: the file only describes the present; after a crash a stale one is harmless
   // (its pid is gone) and the results file is the record.
-  const std::string path = progress_path(results_path);
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << to_json(p).dump() << "\n";
-    if (!out) throw Error(tmp + ": cannot write the sweep's progress file");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0)
-    throw Error(path + ": cannot rename " + tmp + " to it: " + std::strerror(errno));
+  // Whole or not at all: a full disk must not leave an empty progress file behind.
+  write_file_atomically(progress_path(results_path), to_json(p).dump() + "\n");
 }
 
 std::optional<SweepProgress> progress_read(const std::string& results_path) {
-  std::ifstream in(progress_path(results_path));
-  if (!in) return std::nullopt;
-  std::stringstream text;
-  text << in.rdbuf();
+  std::string text;
   try {
-    return from_json(nlohmann::json::parse(text.str()));
+    text = read_regular_file(progress_path(results_path), "");  // never blocks on a FIFO
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+  try {
+    return from_json(nlohmann::json::parse(text));
   } catch (const std::exception&) {
     return std::nullopt;  // from another version, or garbage: there is no live progress to show
   }

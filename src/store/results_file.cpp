@@ -23,6 +23,7 @@
 #include "journal.hpp"
 #include "layout.hpp"
 #include "tinyfront/util/error.hpp"
+#include "tinyfront/util/files.hpp"
 #include "tinyfront/util/system.hpp"
 #include "tinyfront/version.hpp"
 
@@ -711,11 +712,12 @@ fsio::Fd start_journal(const std::string& jpath, const journal::Header& h, bool 
 // Opens the existing journal for appending and takes its lock. Empty if there is none.
 fsio::Fd open_locked_journal(const std::string& jpath) {
   for (int attempt = 0; attempt < 20; ++attempt) {
-    fsio::Fd fd(::open(jpath.c_str(), O_RDWR | O_CLOEXEC));
+    fsio::Fd fd(::open(jpath.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
     if (!fd) {
       if (errno == ENOENT) return fsio::Fd();
       fsio::fail_errno("open", jpath);
     }
+    fsio::require_regular_fd(fd.get(), jpath);
     if (!fsio::try_lock(fd.get()))
       throw Error(jpath + ": another process is writing this results file (its journal is locked)");
     // A writer that folded may have replaced the journal between our open and lock: then we
@@ -852,6 +854,7 @@ ResultsStore store_create(const std::string& path, const std::string& spec_text,
                 "sweep?); move it away first");
   if (spec_text.find('\0') != std::string::npos)
     throw Error(path + ": the spec text contains a NUL byte, which an HDF5 string cannot hold");
+  check_may_write(path, {"results file", OutputKind::file, false, nullptr});  // its directory
   Header hdr;
   hdr.spec = spec_text;
   hdr.created_at = hdr.updated_at = now_iso8601();
@@ -888,6 +891,11 @@ ResultsStore store_create(const std::string& path, const std::string& spec_text,
 ResultsStore store_open(const std::string& path, const StoreOptions& options) {
   h5::init();
   const std::string jpath = journal_path_of(path);
+  // A read-only results file (mode 0444) is its owner's statement that it must not change, and
+  // appending rewrites it (folds replace it by an updated copy). Refused before anything is
+  // touched, even for root, whom the mode does not stop.
+  check_may_write(
+      path, {"results file", OutputKind::file, false, [](const std::string&) { return true; }});
   // Everything up to "validated" only reads (the journal is opened read-write for its lock,
   // but not written): a refused file is left byte for byte as it was.
   fsio::Fd jfd = open_locked_journal(jpath);
@@ -1123,6 +1131,7 @@ void store_merge(const std::vector<std::string>& inputs, const std::string& out)
     throw Error(out + ": already exists; refusing to overwrite it with merged results");
   if (fsio::exists(journal_path_of(out)))
     throw Error(journal_path_of(out) + ": a journal exists for the merge output; move it away");
+  check_may_write(out, {"merge output", OutputKind::file, false, nullptr});  // its directory
 
   struct Candidate {
     Row row;

@@ -7,6 +7,7 @@
 #include "tinyfront/model/model.hpp"
 #include "tinyfront/train/spec.hpp"
 #include "tinyfront/util/error.hpp"
+#include "tinyfront/util/files.hpp"
 
 namespace tinyfront {
 
@@ -60,8 +61,25 @@ void write_weights(const std::string& path, const Weights& w) {
   fsio::replace_durably(tmp, path);
 }
 
+bool is_weights_file(const std::string& path) {
+  h5::init();
+  if (!regular_file_problem(path).empty() || H5Fis_hdf5(path.c_str()) <= 0) {
+    h5::error_stack_text();  // clear
+    return false;
+  }
+  try {
+    h5::Handle fapl = h5::file_access_plist();
+    h5::Handle f =
+        h5::file_handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl), "open weights " + path);
+    return h5::read_attr_string(f, "format").value_or("") == kFormat;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
 Weights read_weights(const std::string& path) {
   h5::init();
+  require_regular_file(path, "weights file");
   if (H5Fis_hdf5(path.c_str()) <= 0) throw Error(path + ": not an HDF5 weights file");
   h5::Handle fapl = h5::file_access_plist();
   h5::Handle f =

@@ -6,7 +6,10 @@
 namespace tinyfront {
 
 double estimate_seconds(const RunConfig& cfg, const CorpusInfo& corpus, double flops_per_second) {
-  RunCost c = run_cost(cfg, corpus);
+  return estimate_seconds(run_cost(cfg, corpus), flops_per_second);
+}
+
+double estimate_seconds(const RunCost& c, double flops_per_second) {
   return (c.flops_exact + c.eval_flops) / (flops_per_second > 0 ? flops_per_second : 2e10);
 }
 
@@ -26,9 +29,9 @@ SweepCost sweep_cost(const SweepSpec& spec, const std::vector<RunConfig>& runs,
                      double flops_per_second) {
   SweepCost cost;
   for (const RunConfig& r : runs) {
-    const CorpusInfo& ci = spec.corpora.at(data_key(r.data));
-    cost.add(run_cost(r, ci).flops(spec.settings.flops_convention),
-             estimate_seconds(r, ci, flops_per_second) / 3600.0);
+    const RunCost c = run_cost(r, spec.corpora.at(data_key(r.data)));
+    cost.add(c.flops(spec.settings.flops_convention),
+             estimate_seconds(c, flops_per_second) / 3600.0);
   }
   return cost;
 }

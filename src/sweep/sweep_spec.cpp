@@ -1,19 +1,23 @@
 #include "tinyfront/sweep/sweep_spec.hpp"
 
+#include <omp.h>
 #include <toml++/toml.h>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <iomanip>
 #include <set>
 #include <sstream>
+#include <unordered_set>
 
 #include "tinyfront/data/corpus.hpp"
 #include "tinyfront/model/flops.hpp"
 #include "tinyfront/model/model.hpp"
 #include "tinyfront/train/spec.hpp"
 #include "tinyfront/train/trainer.hpp"
+#include "tinyfront/util/files.hpp"
 
 namespace fs = std::filesystem;
 
@@ -47,9 +51,17 @@ double RunCost::flops(FlopConvention c) const {
 }
 
 std::string data_key(const DataConfig& d) {
-  RunConfig c;
-  c.data = d;
-  return config_to_json(c)["data"].dump();
+  // Asked for every run of a grid (a million of them), whose data configs are nearly always
+  // the same few: the last answer is kept.
+  thread_local DataConfig last;
+  thread_local std::string key;
+  if (key.empty() || !(d == last)) {
+    RunConfig c;
+    c.data = d;
+    key = config_to_json(c)["data"].dump();
+    last = d;
+  }
+  return key;
 }
 
 RunCost run_cost(const RunConfig& cfg_in, const CorpusInfo& corpus) {
@@ -83,15 +95,24 @@ RunCost run_cost(const RunConfig& cfg_in, const CorpusInfo& corpus) {
   return c;
 }
 
+int shard_of(const std::string& id, int shard_count) {
+  if (shard_count <= 1) return 0;
+  return int(std::stoull(id, nullptr, 16) % uint64_t(shard_count));
+}
+
 bool in_shard(const std::string& id, int shard_index, int shard_count) {
-  if (shard_count <= 1) return true;
-  uint64_t h = std::stoull(id, nullptr, 16);
-  return int(h % uint64_t(shard_count)) == shard_index;
+  return shard_of(id, shard_count) == shard_index;
 }
 
 namespace {
 
 using Issues = std::vector<SpecIssue>;
+
+std::string fmt_number(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", x);
+  return buf;
+}
 
 SpecIssue at(const std::string& file, const toml::node& n, const std::string& key,
              const std::string& reason) {
@@ -153,12 +174,13 @@ SweepSpec load_sweep_spec(const std::string& path, const std::vector<std::string
   SweepSpec spec;
   spec.path = path;
   spec.base_dir = fs::path(path).parent_path().string();
-  if (!fs::exists(path)) throw SpecError({{path, 0, 0, "", "no such file"}});
-  {
-    std::ifstream in(path);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    spec.text = ss.str();
+  // A FIFO or a device must not block or flood the reader: only regular files are specs.
+  if (auto problem = regular_file_problem(path); !problem.empty())
+    throw SpecError({{path, 0, 0, "", problem}});
+  try {
+    spec.text = read_regular_file(path, "spec");
+  } catch (const Error& e) {
+    throw SpecError({{path, 0, 0, "", e.what()}});
   }
   toml::table root;
   try {
@@ -184,17 +206,31 @@ SweepSpec load_sweep_spec(const std::string& path, const std::vector<std::string
     auto num = [&](double& out, double lo) {
       if (!v.is_number()) return issues.push_back(at(path, v, name, "expected a number"));
       double x = v.is_integer() ? double(*v.value<int64_t>()) : *v.value<double>();
-      if (!(x >= lo))
-        return issues.push_back(at(path, v, name, "must be >= " + std::to_string(lo)));
+      if (!(x >= lo) || !std::isfinite(x))
+        return issues.push_back(
+            at(path, v, name,
+               "must be a finite number >= " + fmt_number(lo) + ", got " + fmt_number(x)));
       out = x;
+    };
+    // A whole number in [lo, hi]: 1.5 threads or 1e12 threads is a mistake, not 1 or INT_MIN.
+    auto whole = [&](int64_t& out, int64_t lo, int64_t hi) {
+      if (!v.is_number()) return issues.push_back(at(path, v, name, "expected an integer"));
+      const double x = v.is_integer() ? double(*v.value<int64_t>()) : *v.value<double>();
+      if (!(x >= double(lo) && x <= double(hi)) || x != std::floor(x))
+        return issues.push_back(at(path, v, name,
+                                   "expected an integer in [" + std::to_string(lo) + ", " +
+                                       std::to_string(hi) + "], got " + fmt_number(x)));
+      out = v.is_integer() ? *v.value<int64_t>() : int64_t(x);
     };
     if (key == "name") {
       if (!v.is_string()) return issues.push_back(at(path, v, name, "expected a string"));
       S.name = *v.value<std::string>();
     } else if (key == "threads_per_rank") {
-      double x = 1;
-      num(x, 1);
+      int64_t x = S.threads_per_rank;
+      whole(x, 1, 1024);
       S.threads_per_rank = int(x);
+    } else if (key == "max_runs") {
+      whole(S.max_runs, 1, int64_t(1) << 40);
     } else if (key == "max_total_flops")
       num(S.max_total_flops, 0);
     else if (key == "max_run_flops")
@@ -204,9 +240,7 @@ SweepSpec load_sweep_spec(const std::string& path, const std::vector<std::string
     else if (key == "checkpoint_seconds")
       num(S.checkpoint_seconds, 0);
     else if (key == "checkpoint_steps") {
-      double x = 0;
-      num(x, 0);
-      S.checkpoint_steps = int64_t(x);
+      whole(S.checkpoint_steps, 0, int64_t(1) << 50);
     } else if (key == "flops_convention") {
       if (!parse_enum(v.value<std::string>().value_or(""), S.flops_convention))
         issues.push_back(at(path, v, name, "expected \"study\", \"kaplan\" or \"exact\""));
@@ -320,19 +354,27 @@ SweepSpec load_sweep_spec(const std::string& path, const std::vector<std::string
 
   // [budget]
   std::string mode = "fixed";
-  std::vector<double> budget_values;
+  const toml::node* mode_node = nullptr;
+  std::map<std::string, std::pair<const toml::node*, std::vector<double>>> budget_axes;
   FlopConvention iso_convention = FlopConvention::study;
   std::vector<std::pair<std::string, const toml::node*>> reference;
-  if (auto* t = root["budget"].as_table()) {
-    for (auto&& [k, v] : *t) {
+  const toml::table* budget_table = root["budget"].as_table();
+  if (budget_table) {
+    for (auto&& [k, v] : *budget_table) {
       std::string key(k.str());
       auto numbers = [&](const toml::node& n) {
         std::vector<double> out;
         auto push = [&](const toml::node& x) {
-          if (!x.is_number() || (x.is_integer() ? *x.value<int64_t>() : *x.value<double>()) <= 0)
-            issues.push_back(at(path, x, "budget." + key, "expected positive numbers"));
+          const double d = !x.is_number()   ? NAN
+                           : x.is_integer() ? double(*x.value<int64_t>())
+                                            : *x.value<double>();
+          // nan and inf are TOML numbers too; neither buys a definite number of steps.
+          if (!(d > 0) || !std::isfinite(d))
+            issues.push_back(at(path, x, "budget." + key,
+                                "expected positive finite numbers, got " +
+                                    (x.is_number() ? fmt_number(d) : std::string("a non-number"))));
           else
-            out.push_back(x.is_integer() ? double(*x.value<int64_t>()) : *x.value<double>());
+            out.push_back(d);
         };
         if (auto* a = n.as_array())
           for (auto& x : *a) push(x);
@@ -341,13 +383,14 @@ SweepSpec load_sweep_spec(const std::string& path, const std::vector<std::string
         return out;
       };
       if (key == "mode") {
+        mode_node = &v;
         mode = v.value<std::string>().value_or("");
         if (mode != "fixed" && mode != "tokens_per_param" && mode != "iso_flops" &&
             mode != "scaled_epochs")
           issues.push_back(at(path, v, "budget.mode",
                               "expected fixed, tokens_per_param, iso_flops or scaled_epochs"));
       } else if (key == "tokens_per_param" || key == "iso_flops") {
-        budget_values = numbers(v);
+        budget_axes[key] = {&v, numbers(v)};
       } else if (key == "convention") {
         if (!parse_enum(v.value<std::string>().value_or(""), iso_convention))
           issues.push_back(at(path, v, "budget.convention", "expected study, kaplan or exact"));
@@ -359,27 +402,241 @@ SweepSpec load_sweep_spec(const std::string& path, const std::vector<std::string
         issues.push_back(at(path, v, "budget." + key, "unknown key"));
       }
     }
-    if ((mode == "tokens_per_param" || mode == "iso_flops") && budget_values.empty())
-      issues.push_back(at(path, *t, "budget." + mode, "give at least one value for this mode"));
+    // Budget values are used only by their own mode; values the mode ignores would silently
+    // give runs another budget than the one written.
+    for (auto& [key, given] : budget_axes)
+      if (key != mode)
+        issues.push_back(at(path, *given.first, "budget." + key,
+                            "not used by budget.mode = \"" + mode + "\"" +
+                                (mode_node ? "" : " (the default: no mode given)") +
+                                "; set budget.mode = \"" + key + "\" to use it"));
+    if ((mode == "tokens_per_param" || mode == "iso_flops") && !budget_axes.count(mode))
+      issues.push_back(
+          at(path, *budget_table, "budget." + mode, "give at least one value for this mode"));
     if (mode == "scaled_epochs" && reference.empty())
-      issues.push_back(at(path, *t, "budget.reference",
+      issues.push_back(at(path, *budget_table, "budget.reference",
                           "scaled_epochs needs reference.<field> = value (the reference model)"));
   }
+  const std::vector<double> budget_values =
+      budget_axes.count(mode) ? budget_axes[mode].second : std::vector<double>();
   if (!issues.empty()) throw SpecError(issues);
 
-  // Expand: each subgrid x shared axes (cartesian product, first axis outermost).
-  std::vector<RunConfig> points;
+  // Count the grid before expanding it: an axis of 10^4 values typed by mistake must be refused
+  // at once, not after minutes and gigabytes of expansion. Counted in doubles: a product of
+  // many axes may not fit 64 bits.
+  {
+    const double per_point = budget_values.empty() ? 1.0 : double(budget_values.size());
+    double points = 0;
+    std::string shape;
+    for (auto& sg : subgrids) {
+      double n = 1;
+      std::string axes_text;
+      for (const std::vector<Axis>* axes : {&shared, &sg.axes})
+        for (auto& a : *axes) {
+          n *= double(a.values.size());
+          axes_text +=
+              (axes_text.empty() ? "" : " x ") + a.field + " " + std::to_string(a.values.size());
+        }
+      points += n;
+      if (shape.size() < 400)
+        shape += (shape.empty() ? "" : "; ") + (sg.name.empty() ? "" : sg.name + ": ") +
+                 (axes_text.empty() ? std::string("1") : axes_text);
+    }
+    if (auto* arr = root["include"].as_array()) points += double(arr->size());
+    const double runs = points * per_point;
+    if (runs > double(S.max_runs)) {
+      const toml::node* where = root["grid"].node();
+      std::string reason =
+          "the grid expands to " + fmt_number(runs) + " runs (" + shape +
+          (per_point > 1 ? "; x " + fmt_number(per_point) + " budget values" : "") +
+          "), more than sweep.max_runs = " + std::to_string(S.max_runs) +
+          "; raise sweep.max_runs (or --set sweep.max_runs=N) if the grid is meant to be this "
+          "large";
+      throw SpecError(
+          {where ? at(path, *where, "grid", reason) : SpecIssue{path, 0, 0, "grid", reason}});
+    }
+  }
+
+  // Expand: each subgrid x shared axes (cartesian product, first axis outermost), then the
+  // includes. Each point is built in one reused config, filtered, sized, checked and kept at
+  // once, so memory holds only the runs kept.
+  constexpr int64_t kMaxCount = int64_t(1) << 50;  // spec.cpp's limit on train.tokens/windows
+  RunConfig c;                                     // the point being built; `writer` is bound to it
+  FieldWriter writer(c);
+  Issues ignore;  // values were checked above
+  std::set<std::string> seen_issue, failed_corpora;
+  spec.runs.reserve(size_t(std::min<int64_t>(S.max_runs, 1 << 20)));
+
+  auto run_name = [](const RunConfig& r) {
+    // The run's distinguishing values, so the user can find it in the grid.
+    return std::string(to_string(r.model.arch)) + " d_model=" + std::to_string(r.model.d_model) +
+           " heads=" + std::to_string(r.model.heads) +
+           " context=" + std::to_string(r.model.context) + " lr=" + fmt_number(r.train.lr);
+  };
+  auto report = [&](Issues& local, const RunConfig& r) {
+    for (auto& i : local) {
+      i.reason += " (in run " + run_name(r) + ")";
+      if (seen_issue.insert(i.to_string()).second) issues.push_back(i);
+    }
+  };
+  // A budget buys `windows` training windows. Checked: not finite or beyond the schema's limits
+  // (it would overflow the step counts), or less than one step's window, is an error naming the
+  // run, never a run of negative or rounded-up length labelled with that budget.
+  auto set_windows = [&](RunConfig& r, double windows, const std::string& label,
+                         Issues& local) -> bool {
+    const bool paper = r.train.protocol == Protocol::paper;
+    const double per_epoch = paper ? windows / r.train.epochs : windows;
+    if (!std::isfinite(windows) || std::ceil(per_epoch) > double(kMaxCount) ||
+        (!paper &&
+         std::ceil(windows) * targets_per_window(r.model, r.train.protocol) > double(kMaxCount))) {
+      local.push_back({path, 0, 0, "budget",
+                       label + " buys " + fmt_number(windows) +
+                           " training windows, beyond what a run can train (at most 2^50 " +
+                           (paper ? "windows per epoch" : "tokens") + ")"});
+      return false;
+    }
+    if (!(per_epoch >= 1)) {
+      local.push_back(
+          {path, 0, 0, "budget",
+           label + " buys " + fmt_number(windows) + " training windows, less than " +
+               (paper ? "one per epoch (train.epochs = " + std::to_string(r.train.epochs) + ")"
+                      : std::string("one")) +
+               ": too small for a training step"});
+      return false;
+    }
+    if (paper)
+      r.train.windows_per_epoch = int64_t(std::ceil(per_epoch));
+    else
+      r.train.tokens = int64_t(std::ceil(windows)) * targets_per_window(r.model, r.train.protocol);
+    return true;
+  };
+
+  std::vector<RunConfig> variants;
+  auto visit = [&]() {
+    // Exclusions.
+    if (!excludes.empty()) {
+      const auto j = config_to_json(c);
+      for (auto& rule : excludes) {
+        bool all = !rule.empty();
+        for (auto& [f, vals] : rule) {
+          const auto dot = f.find('.');
+          if (!vals.count(j[f.substr(0, dot)][f.substr(dot + 1)].dump())) {
+            all = false;
+            break;
+          }
+        }
+        if (all) return;
+      }
+    }
+    // Its corpus, loaded once (checks it exists and is usable, gives budget sizes).
+    const std::string key = data_key(c.data);
+    auto found = spec.corpora.find(key);
+    if (found == spec.corpora.end()) {
+      try {
+        Corpus corpus = load_corpus(c.data, spec.base_dir);
+        found =
+            spec.corpora
+                .emplace(key, CorpusInfo{corpus.vocab.size(), int64_t(corpus.train.size()),
+                                         int64_t(corpus.valid.size()), int64_t(corpus.test.size())})
+                .first;
+      } catch (const std::exception& e) {
+        std::string reason = e.what();  // corpus errors start with the key: not twice
+        for (const char* p : {"data.path: ", "data.path "})
+          if (reason.rfind(p, 0) == 0) reason.erase(0, std::strlen(p));
+        issues.push_back({path, 0, 0, "data.path", reason});
+        failed_corpora.insert(key);
+        found = spec.corpora.emplace(key, CorpusInfo{}).first;
+      }
+    }
+    if (failed_corpora.count(key)) return;
+    const CorpusInfo& ci = found->second;
+
+    // Budgets.
+    variants.clear();
+    Issues local;
+    RunConfig sized = c;
+    sized.model.vocab = ci.vocab;
+    if (mode == "fixed") {
+      variants.push_back(c);
+    } else if (mode == "tokens_per_param") {
+      const double P = double(count_params(sized.model));
+      for (double k : budget_values) {
+        RunConfig v = c;
+        std::ostringstream label;
+        label << "tokens_per_param=" << k;
+        // tokens = window tokens (windows x T) under paper, predicted tokens under causal
+        const double windows = v.train.protocol == Protocol::paper
+                                   ? k * P / v.model.context
+                                   : k * P / targets_per_window(v.model, v.train.protocol);
+        if (!set_windows(v, windows, label.str(), local)) continue;
+        v.train.budget = label.str();
+        variants.push_back(v);
+      }
+    } else if (mode == "iso_flops") {
+      const RunCost one = run_cost(sized, ci);
+      const double per_window =
+          one.flops(iso_convention) / double(std::max<int64_t>(1, one.windows));
+      for (double F : budget_values) {
+        RunConfig v = c;
+        std::ostringstream label;
+        label << "iso_flops=" << F << "(" << to_string(iso_convention) << ")";
+        if (!set_windows(v, F / per_window, label.str(), local)) continue;
+        v.train.budget = label.str();
+        variants.push_back(v);
+      }
+    } else {  // scaled_epochs
+      RunConfig ref = c;
+      for (auto& [f, n] : reference) apply_field(ref, f, *n, path, ignore);
+      ref.model.vocab = ci.vocab;
+      const double ratio = double(count_params(sized.model)) / double(count_params(ref.model));
+      RunConfig v = c;
+      std::ostringstream label;
+      label << "scaled_epochs(x" << std::setprecision(3) << ratio << ")";
+      const bool by_epochs = v.train.protocol == Protocol::paper || v.train.tokens == 0;
+      const double scaled = by_epochs ? std::round(v.train.epochs * ratio)
+                                      : std::round(double(v.train.tokens) * ratio);
+      const double limit = by_epochs ? double(1 << 20) : double(kMaxCount);
+      if (!std::isfinite(scaled) || scaled > limit) {
+        local.push_back({path, 0, 0, "budget",
+                         label.str() + " gives " + fmt_number(scaled) +
+                             (by_epochs ? " epochs, more than 2^20" : " tokens, more than 2^50")});
+      } else {
+        if (by_epochs)
+          v.train.epochs = std::max(1, int(scaled));
+        else
+          v.train.tokens = std::max<int64_t>(1, int64_t(scaled));
+        v.train.budget = label.str();
+        variants.push_back(v);
+      }
+    }
+    // Per-run validation, then de-duplication by run id.
+    for (auto& v : variants) {
+      v.train.threads = S.threads_per_rank;
+      Issues checks;
+      validate_config(v, path, checks);
+      if (v.model.context + 2 > std::min({ci.train, ci.valid, ci.test}))
+        checks.push_back(
+            {path, 0, 0, "model.context",
+             std::to_string(v.model.context) + " is longer than a split of " + v.data.path});
+      if (!checks.empty()) {
+        report(checks, v);
+        continue;
+      }
+      spec.runs.push_back(v);  // de-duplicated below, once every run id is known
+    }
+    report(local, c);
+  };
+
   for (auto& sg : subgrids) {
     std::vector<Axis> axes = shared;
     axes.insert(axes.end(), sg.axes.begin(), sg.axes.end());
     std::vector<size_t> idx(axes.size(), 0);  // an odometer over the axes, last one fastest
     for (bool done = false; !done;) {
-      RunConfig c = defaults;
-      Issues ignore;  // values were checked above
-      for (auto& [f, n] : sg.set) apply_field(c, f, *n, path, ignore);
+      c = defaults;
+      for (auto& [f, n] : sg.set) writer.apply(f, *n, path, ignore);
       for (size_t a = 0; a < axes.size(); ++a)
-        apply_field(c, axes[a].field, *axes[a].values[idx[a]], path, ignore);
-      points.push_back(c);
+        writer.apply(axes[a].field, *axes[a].values[idx[a]], path, ignore);
+      visit();
       done = true;
       for (size_t a = axes.size(); a-- > 0;) {
         if (++idx[a] < axes[a].values.size()) {
@@ -396,116 +653,33 @@ SweepSpec load_sweep_spec(const std::string& path, const std::vector<std::string
       if (!t) continue;
       std::vector<std::pair<std::string, const toml::node*>> fields;
       flatten(*t, "", fields);
-      RunConfig c = defaults;
-      for (auto& [f, n] : fields) apply_field(c, f, *n, path, issues);
-      points.push_back(c);
-    }
-  }
-  // Exclusions.
-  std::vector<RunConfig> kept;
-  for (auto& c : points) {
-    bool drop = false;
-    for (auto& rule : excludes) {
-      bool all = !rule.empty();
-      for (auto& [f, vals] : rule)
-        if (!vals.count(field_json(c, f))) all = false;
-      if (all) drop = true;
-    }
-    if (!drop) kept.push_back(c);
-  }
-
-  // Corpora: load each distinct one once (checks it exists and is usable, gives budget sizes).
-  for (auto& c : kept) {
-    std::string key = data_key(c.data);
-    if (spec.corpora.count(key)) continue;
-    try {
-      Corpus corpus = load_corpus(c.data, spec.base_dir);
-      spec.corpora[key] = {corpus.vocab.size(), int64_t(corpus.train.size()),
-                           int64_t(corpus.valid.size()), int64_t(corpus.test.size())};
-    } catch (const std::exception& e) {
-      issues.push_back({path, 0, 0, "data.path", e.what()});
-      spec.corpora[key] = {};
+      c = defaults;
+      for (auto& [f, n] : fields) writer.apply(f, *n, path, issues);
+      visit();
     }
   }
   if (!issues.empty()) throw SpecError(issues);
 
-  // Budgets, then per-run validation, then de-duplication by run id.
-  std::set<std::string> seen_issue, seen_id;
-  for (auto& c0 : kept) {
-    const CorpusInfo& ci = spec.corpora[data_key(c0.data)];
-    std::vector<RunConfig> variants;
-    auto set_windows = [&](RunConfig& c, double windows) {
-      windows = std::max(1.0, std::ceil(windows));
-      if (c.train.protocol == Protocol::paper)
-        c.train.windows_per_epoch = int64_t(std::ceil(windows / c.train.epochs));
-      else
-        c.train.tokens = int64_t(windows) * targets_per_window(c.model, c.train.protocol);
-    };
-    RunConfig sized = c0;
-    sized.model.vocab = ci.vocab;
-    if (mode == "fixed") {
-      variants.push_back(c0);
-    } else if (mode == "tokens_per_param") {
-      for (double k : budget_values) {
-        RunConfig c = c0;
-        double P = double(count_params(sized.model));
-        // tokens = window tokens (windows x T) under paper, predicted tokens under causal
-        double windows = c.train.protocol == Protocol::paper
-                             ? k * P / c.model.context
-                             : k * P / targets_per_window(c.model, c.train.protocol);
-        set_windows(c, windows);
-        std::ostringstream label;
-        label << "tokens_per_param=" << k;
-        c.train.budget = label.str();
-        variants.push_back(c);
-      }
-    } else if (mode == "iso_flops") {
-      for (double F : budget_values) {
-        RunConfig c = c0;
-        RunCost one = run_cost(sized, ci);
-        double per_window = one.flops(iso_convention) / double(std::max<int64_t>(1, one.windows));
-        set_windows(c, F / per_window);
-        std::ostringstream label;
-        label << "iso_flops=" << F << "(" << to_string(iso_convention) << ")";
-        c.train.budget = label.str();
-        variants.push_back(c);
-      }
-    } else {  // scaled_epochs
-      RunConfig ref = c0;
-      Issues ignore;
-      for (auto& [f, n] : reference) apply_field(ref, f, *n, path, ignore);
-      ref.model.vocab = ci.vocab;
-      double ratio = double(count_params(sized.model)) / double(count_params(ref.model));
-      RunConfig c = c0;
-      if (c.train.protocol == Protocol::paper || c.train.tokens == 0)
-        c.train.epochs = std::max(1, int(std::lround(c.train.epochs * ratio)));
-      else
-        c.train.tokens = int64_t(std::llround(double(c.train.tokens) * ratio));
-      std::ostringstream label;
-      label << "scaled_epochs(x" << std::setprecision(3) << ratio << ")";
-      c.train.budget = label.str();
-      variants.push_back(c);
+  // Run ids: hashing a run's canonical JSON is most of the cost of a large grid, and each id is
+  // independent, so they are computed on a few threads; then duplicates are dropped in order.
+  spec.ids.resize(spec.runs.size());
+  const int threads = std::max(1, std::min(8, omp_get_max_threads()));
+#pragma omp parallel for num_threads(threads) schedule(static) if (spec.runs.size() > 10000)
+  for (int64_t i = 0; i < int64_t(spec.runs.size()); ++i)
+    spec.ids[size_t(i)] = run_id(spec.runs[size_t(i)]);
+  std::unordered_set<std::string> seen_id;
+  seen_id.reserve(spec.runs.size());
+  size_t kept = 0;
+  for (size_t i = 0; i < spec.runs.size(); ++i) {
+    if (!seen_id.insert(spec.ids[i]).second) continue;
+    if (kept != i) {
+      spec.runs[kept] = std::move(spec.runs[i]);
+      spec.ids[kept] = std::move(spec.ids[i]);
     }
-    for (auto& c : variants) {
-      c.train.threads = spec.settings.threads_per_rank;
-      Issues local;
-      validate_config(c, path, local);
-      if (c.model.context + 2 > std::min({ci.train, ci.valid, ci.test}))
-        local.push_back(
-            {path, 0, 0, "model.context",
-             std::to_string(c.model.context) + " is longer than a split of " + c.data.path});
-      for (auto& i : local) {
-        // Name the run's distinguishing values so the user can find it in the grid.
-        i.reason += " (in run " + std::string(to_string(c.model.arch)) +
-                    " d_model=" + std::to_string(c.model.d_model) +
-                    " heads=" + std::to_string(c.model.heads) +
-                    " context=" + std::to_string(c.model.context) + ")";
-        if (seen_issue.insert(i.to_string()).second) issues.push_back(i);
-      }
-      if (local.empty() && seen_id.insert(run_id(c)).second) spec.runs.push_back(c);
-    }
+    ++kept;
   }
-  if (!issues.empty()) throw SpecError(issues);
+  spec.runs.resize(kept);
+  spec.ids.resize(kept);
   if (spec.runs.empty()) throw SpecError({{path, 0, 0, "grid", "the grid expands to no runs"}});
   return spec;
 }

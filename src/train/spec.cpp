@@ -9,6 +9,8 @@
 #include <map>
 #include <sstream>
 
+#include "tinyfront/util/files.hpp"
+
 namespace tinyfront {
 
 namespace {
@@ -308,7 +310,19 @@ void apply_spec_table(RunConfig& cfg, const toml::table& root, const std::string
 
 void apply_field(RunConfig& cfg, const std::string& dotted_key, const toml::node& value,
                  const std::string& file, std::vector<SpecIssue>& issues) {
-  Schema schema = make_schema(cfg);
+  FieldWriter(cfg).apply(dotted_key, value, file, issues);
+}
+
+struct FieldWriter::Table {
+  Schema schema;
+};
+
+FieldWriter::FieldWriter(RunConfig& target) : table_(new Table{make_schema(target)}) {}
+FieldWriter::~FieldWriter() = default;
+
+void FieldWriter::apply(const std::string& dotted_key, const toml::node& value,
+                        const std::string& file, std::vector<SpecIssue>& issues) {
+  const Schema& schema = table_->schema;
   auto dot = dotted_key.find('.');
   if (dot != std::string::npos) {
     auto sec = schema.find(dotted_key.substr(0, dot));
@@ -391,10 +405,12 @@ void validate_config(const RunConfig& c, const std::string& file, std::vector<Sp
 
 RunConfig load_job_spec(const std::string& path, const std::vector<std::string>& overrides) {
   std::vector<SpecIssue> issues;
-  if (!std::filesystem::exists(path)) throw SpecError({{path, 0, 0, "", "no such file"}});
+  // A FIFO or a device must not block or flood the reader: only regular files are specs.
+  if (auto problem = regular_file_problem(path); !problem.empty())
+    throw SpecError({{path, 0, 0, "", problem}});
   toml::table root;
   try {
-    root = toml::parse_file(path);
+    root = toml::parse(read_regular_file(path, "spec"), path);
   } catch (const toml::parse_error& e) {
     auto src = e.source();
     throw SpecError({{path, int(src.begin.line), int(src.begin.column), "",

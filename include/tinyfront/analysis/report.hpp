@@ -29,8 +29,13 @@
 
 namespace tinyfront {
 
-// Creates out_dir if needed and (over)writes the files above. Throws Error if a file cannot be
-// written.
+// Creates out_dir if needed and (over)writes the files above, plus a mark (.tinyfront-report)
+// saying tinyfront wrote the directory. Each file is written whole or not at all; a read-only
+// one is refused. Throws Error if a file cannot be written.
 void write_report(const AnalysisReport& report, const std::string& out_dir);
+
+// Whether `dir` may take a report without replacing a user's files: it holds the mark of an
+// earlier report, or it is empty.
+bool is_report_directory(const std::string& dir);
 
 }  // namespace tinyfront

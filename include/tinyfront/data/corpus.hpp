@@ -26,6 +26,8 @@ struct DataConfig {
   // ids as the full one: the study's word-level runs train on the first 80,000 tokens of PTB
   // with PTB's whole training vocabulary.
   std::vector<int64_t> max_tokens{0, 0, 0};
+
+  bool operator==(const DataConfig&) const = default;
 };
 
 struct Vocabulary {

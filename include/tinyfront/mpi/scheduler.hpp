@@ -58,6 +58,14 @@ SweepOutcome run_sweep(boost::mpi::communicator& world, const SweepSpec& spec,
                        const std::vector<RunConfig>& runs, const SchedulerOptions& options,
                        const SchedulerCallbacks& callbacks);
 
+// Ends the whole MPI job now, after a fatal error on this rank: prints one line
+// "error: rank R of N (host): message" on stderr and calls MPI_Abort, so that every rank exits
+// promptly with a non-zero code. Never let such an error unwind into MPI_Finalize (the Boost.MPI
+// environment's destructor): finalize is collective, and ranks waiting for a message from this
+// one would wait for ever.
+[[noreturn]] void abort_job(boost::mpi::communicator& world, const std::string& message,
+                            int exit_code = 1);
+
 // Installs SIGTERM/SIGUSR1 handlers that set the stop flag polled by running runs.
 void install_stop_handlers();
 bool stop_requested();

@@ -24,5 +24,8 @@ void write_weights(const std::string& path, const Weights& w);
 // Throws tinyfront::Error naming the file if it is not a weights file, or if its vocabulary does
 // not match the model (size) or a tensor is missing or has the wrong shape.
 Weights read_weights(const std::string& path);
+// Whether `path` is a weights file tinyfront wrote (HDF5 with format "tinyfront-weights"): what
+// `train --save-weights` may replace.
+bool is_weights_file(const std::string& path);
 
 }  // namespace tinyfront

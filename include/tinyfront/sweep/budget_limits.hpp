@@ -13,6 +13,8 @@ namespace tinyfront {
 // Estimated seconds of a run at a given FLOP rate (training + evaluation, exact FLOPs; a rate of
 // 0 means the default of 2e10 FLOP/s).
 double estimate_seconds(const RunConfig& cfg, const CorpusInfo& corpus, double flops_per_second);
+// The same from a run's cost, when it is already at hand (plan computes it once per run).
+double estimate_seconds(const RunCost& cost, double flops_per_second);
 
 struct SweepCost {
   int runs = 0;

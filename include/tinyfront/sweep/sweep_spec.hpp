@@ -1,6 +1,6 @@
 // Sweep specs: a TOML grid over every training field, expanded into fully resolved runs.
 //
-//   [sweep]       name, threads_per_rank, max_total_flops, max_run_flops, max_hours,
+//   [sweep]       name, threads_per_rank, max_total_flops, max_run_flops, max_hours, max_runs,
 //                 flops_convention ("study"|"kaplan"|"exact": which FLOPs the limits use),
 //                 checkpoint_steps, checkpoint_seconds
 //   [defaults]    job-spec fields shared by every run: data.path = "...", model.arch = "...", ...
@@ -37,6 +37,9 @@ struct SweepSettings {
   double max_run_flops = 0;
   double max_hours = 0;
   FlopConvention flops_convention = FlopConvention::study;
+  // Largest grid expanded (runs before [[exclude]] and de-duplication, budget values
+  // included): counted before expansion, so that a mistyped axis is refused at once.
+  int64_t max_runs = 1'000'000;
   int64_t checkpoint_steps = 0;       // 0 = by time only
   double checkpoint_seconds = 300.0;  // 0 = never by time
 };
@@ -53,6 +56,7 @@ struct SweepSpec {
   std::string text;      // the spec file's full text (stored in the results file)
   SweepSettings settings;
   std::vector<RunConfig> runs;                // expanded, unique by run id, in spec order
+  std::vector<std::string> ids;               // run_id(runs[i]), computed once
   std::map<std::string, CorpusInfo> corpora;  // by data-config key (see data_key)
 };
 
@@ -77,5 +81,6 @@ RunCost run_cost(const RunConfig& cfg, const CorpusInfo& corpus);
 // --shard i/n: the deterministic slice of runs whose id hashes to i modulo n (stable when points
 // are added to a spec).
 bool in_shard(const std::string& run_id, int shard_index, int shard_count);
+int shard_of(const std::string& run_id, int shard_count);  // the i of in_shard
 
 }  // namespace tinyfront

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <toml++/toml.h>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -32,6 +33,21 @@ void apply_spec_table(RunConfig& cfg, const toml::table& root, const std::string
 // node's source position for messages. Unknown names are reported as issues.
 void apply_field(RunConfig& cfg, const std::string& dotted_key, const toml::node& value,
                  const std::string& file, std::vector<SpecIssue>& issues);
+
+// apply_field for many fields on one config: the field table is built once, bound to `target`
+// (which must outlive the writer), instead of once per field. Expanding a grid of a million
+// points applies millions of fields.
+class FieldWriter {
+ public:
+  explicit FieldWriter(RunConfig& target);
+  ~FieldWriter();
+  void apply(const std::string& dotted_key, const toml::node& value, const std::string& file,
+             std::vector<SpecIssue>& issues);
+
+ private:
+  struct Table;
+  std::unique_ptr<Table> table_;
+};
 
 // Whether a dotted name is a known field ("model.heads" yes, "model.head" no).
 bool is_known_field(const std::string& dotted_key);
