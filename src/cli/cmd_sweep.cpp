@@ -150,8 +150,16 @@ Command add_sweep(CLI::App& app) {
           // Resume: what the file already holds decides what runs. store_scan reads only ids
           // and statuses (fast on 100,000-run files); full records only to explain a mismatch.
           std::map<std::string, RunStatus> stored;
+          if (!fs::exists(opt->out) && fs::exists(opt->out + ".journal")) {
+            // The results file was lost (deleted mid-sweep, or moved away after being replaced)
+            // but its journal holds the runs recorded since the last fold: rebuild from it.
+            store = store_rebuild_from_journal(opt->out, stored_spec_text(spec, opt->sets));
+            if (!opt->quiet)
+              std::fprintf(stderr, "[%s] %s was missing: rebuilt it from its journal %s.journal\n",
+                           spec.settings.name.c_str(), opt->out.c_str(), opt->out.c_str());
+          }
           if (fs::exists(opt->out)) {
-            store = store_open(opt->out);
+            if (!store) store = store_open(opt->out);
             const std::set<std::string> ids(run_ids.begin(), run_ids.end());
             bool foreign = false;
             for (const RunSummary& s : store_scan(opt->out)) {
@@ -247,6 +255,8 @@ Command add_sweep(CLI::App& app) {
           try {
             store_append(*store, rec);
           } catch (const std::exception& e) {
+            // Recorded in the journal, then the results file was found lost: e says it all.
+            if (store_status(*store, rec.run_id) == rec.result.status) throw;
             throw Error(std::string(e.what()) + "; cannot record run " + rec.run_id + " in " +
                         opt->out + ". The runs recorded before are kept: fix the cause and run " +
                         "the same command again to resume");
@@ -257,7 +267,12 @@ Command add_sweep(CLI::App& app) {
           ckpt_dir.write(id, state);
         };
         cb.load_checkpoint = [&](const std::string& id) { return ckpt_dir.read(id); };
-        cb.on_progress = [&](const SweepProgress& p) { progress_write(opt->out, p); };
+        cb.on_progress = [&](const SweepProgress& p) {
+          // A results file deleted or replaced mid-sweep is noticed within a second or so, not
+          // after every run has trained.
+          store_check_file(*store);
+          progress_write(opt->out, p);
+        };
       }
       if (!master && !opt->shared_checkpoints.empty())
         cb.worker_checkpoint = [&](const std::string& id, const std::string& state) {
