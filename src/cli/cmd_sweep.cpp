@@ -154,9 +154,12 @@ Command add_sweep(CLI::App& app) {
             // The results file was lost (deleted mid-sweep, or moved away after being replaced)
             // but its journal holds the runs recorded since the last fold: rebuild from it.
             store = store_rebuild_from_journal(opt->out, stored_spec_text(spec, opt->sets));
-            if (!opt->quiet)
-              std::fprintf(stderr, "[%s] %s was missing: rebuilt it from its journal %s.journal\n",
-                           spec.settings.name.c_str(), opt->out.c_str(), opt->out.c_str());
+            // Always said, even with -q: runs folded into the lost file are not in the journal.
+            std::fprintf(stderr,
+                         "[%s] %s was missing: rebuilt it from its journal %s.journal (%lld runs "
+                         "recovered; runs that were only in the lost file run again)\n",
+                         spec.settings.name.c_str(), opt->out.c_str(), opt->out.c_str(),
+                         (long long)store_run_count(*store));
           }
           if (fs::exists(opt->out)) {
             if (!store) store = store_open(opt->out);
