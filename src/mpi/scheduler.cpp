@@ -47,6 +47,7 @@ void install_stop_handlers() {
   sa.sa_handler = on_stop_signal;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);  // Ctrl-C: checkpoint and stop, like SIGTERM
   sigaction(SIGUSR1, &sa, nullptr);
 }
 bool stop_requested() {

@@ -68,7 +68,7 @@ SweepOutcome run_sweep(boost::mpi::communicator& world, const SweepSpec& spec,
 [[noreturn]] void abort_job(boost::mpi::communicator& world, const std::string& message,
                             int exit_code = 1);
 
-// Installs SIGTERM/SIGUSR1 handlers that set the stop flag polled by running runs.
+// Installs SIGTERM/SIGINT/SIGUSR1 handlers that set the stop flag polled by running runs.
 void install_stop_handlers();
 bool stop_requested();
 void request_stop();  // for tests
