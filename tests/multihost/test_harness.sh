@@ -100,7 +100,7 @@ bash -c '
   kill -KILL $$
 ' killed "$ROOT" "$work"
 kid="$(cat "$work/killed.id")"
-for i in $(seq 50); do
+for _ in $(seq 50); do
   pgrep -f "tfmh-holder $kid-" >/dev/null || break
   sleep 0.2
 done
