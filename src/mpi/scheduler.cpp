@@ -23,6 +23,7 @@
 #include "tinyfront/sweep/budget_limits.hpp"
 #include "tinyfront/train/spec.hpp"
 #include "tinyfront/train/state_io.hpp"
+#include "tinyfront/util/auto_threads.hpp"
 #include "tinyfront/util/error.hpp"
 #include "tinyfront/util/system.hpp"
 
@@ -90,6 +91,9 @@ struct Executor {
                     const std::function<bool()>& should_stop) {
     RunRecord rec;
     rec.config = config_from_json(nlohmann::json::parse(msg.config_json));
+    // threads_per_rank = "auto" is resolved here, where the run trains, and recorded resolved.
+    // A malformed SLURM_CPUS_PER_TASK or OMP_NUM_THREADS throws: fatal for the job, not a run.
+    if (rec.config.train.threads == kAutoThreads) rec.config.train.threads = auto_threads().threads;
     rec.run_id = run_id(rec.config);
     rec.rank = rank;
     rec.host = host_name();

@@ -17,6 +17,7 @@
 #include "tinyfront/model/model.hpp"
 #include "tinyfront/train/spec.hpp"
 #include "tinyfront/train/trainer.hpp"
+#include "tinyfront/util/auto_threads.hpp"
 #include "tinyfront/util/files.hpp"
 #include "tinyfront/util/utf8.hpp"
 
@@ -269,6 +270,13 @@ SweepSpec load_sweep_spec(const std::string& path, const std::vector<std::string
       if (!v.is_string()) return issues.push_back(at(path, v, name, "expected a string"));
       S.name = *v.value<std::string>();
     } else if (key == "threads_per_rank") {
+      // "auto": each rank picks its own count where it runs (util/auto_threads.hpp).
+      if (v.is_string()) {
+        if (*v.value<std::string>() != "auto")
+          return issues.push_back(at(path, v, name, "expected an integer or \"auto\""));
+        S.threads_per_rank = kAutoThreads;
+        return;
+      }
       int64_t x = S.threads_per_rank;
       whole(x, 1, 1024);
       S.threads_per_rank = int(x);
