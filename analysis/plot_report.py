@@ -17,7 +17,10 @@ OUT_DIR (default REPORT_DIR/plots), one PNG and one SVG of each figure:
   curves_<dataset>_<protocol>              validation NLL vs training tokens of the frontier runs
   scaling_law_<dataset>_<protocol>_<arch>  only for fitted laws (fit.csv status "fitted"): the fit
                                            points vs N, the law along iso-FLOP lines C = 6ND and
-                                           the compute-optimal N* on each line
+                                           the compute-optimal N* on each line; a fit of the
+                                           iso-FLOP runs alone ends in _iso_flops
+  compute_scaled_<dataset>_<protocol>      seed-mean test NLL per depth, one line per budget rule
+                                           (fixed vs compute-scaled), seed range as error bars
 
 Every figure is 8 x 5 inches at 100 dpi, so every PNG is exactly 800 x 500 pixels (saved
 without bbox_inches="tight", which would change the size). Needs matplotlib (Agg backend, no
@@ -209,19 +212,46 @@ def plot_curves(out_dir, runs, curves, written):
         save(fig, out_dir, "curves_" + slug(dataset, protocol), written)
 
 
+def plot_compute_scaled(out_dir, rows, written):
+    by_slice = {}
+    for r in rows:
+        by_slice.setdefault((r["dataset"], r["protocol"]), []).append(r)
+    for (dataset, protocol), rs in by_slice.items():
+        fig, (ax,) = new_figure()
+        lines = {}
+        for r in rs:
+            lines.setdefault((r["budget"], r["group"]), []).append(r)
+        for (budget, group), pts in sorted(lines.items()):
+            pts.sort(key=lambda r: int(r["layers"]))
+            x = [int(r["layers"]) for r in pts]
+            y = np.array([fnum(r["mean_nll"]) for r in pts])
+            lo = y - np.array([fnum(r["min_nll"]) for r in pts])
+            hi = np.array([fnum(r["max_nll"]) for r in pts]) - y
+            ax.errorbar(x, y, yerr=[lo, hi], marker="o", capsize=3, linewidth=1.2,
+                        linestyle="--" if budget == "fixed" else "-",
+                        label=f"{budget} (group {group})")
+        ax.set_xlabel("layers (attention block = 1)")
+        ax.set_ylabel("test NLL (nats/token), seed mean")
+        ax.set_title(f"{dataset} / {protocol}: depth under fixed and compute-scaled budgets", fontsize=9)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=6)
+        save(fig, out_dir, "compute_scaled_" + slug(dataset, protocol), written)
+
+
 def plot_fits(out_dir, fits, points, optimal, written):
     for fit in fits:
         if fit.get("status") != "fitted":
             continue
-        key = (fit["dataset"], fit["protocol"], fit["arch"])
+        runs_used = fit.get("runs_used", "all")
+        key = (fit["dataset"], fit["protocol"], fit["arch"], runs_used)
         E, A, B = fnum(fit["E"]), fnum(fit["A"]), fnum(fit["B"])
         alpha, beta = fnum(fit["alpha"]), fnum(fit["beta"])
 
         def law(n, d):
             return E + A / n ** alpha + B / d ** beta
 
-        pts = [p for p in points if (p["dataset"], p["protocol"], p["arch"]) == key]
-        opts = [o for o in optimal if (o["dataset"], o["protocol"], o["arch"]) == key]
+        pts = [p for p in points if (p["dataset"], p["protocol"], p["arch"], p.get("runs_used", "all")) == key]
+        opts = [o for o in optimal if (o["dataset"], o["protocol"], o["arch"], o.get("runs_used", "all")) == key]
         if not pts:
             continue
         N = np.array([fnum(p["N"]) for p in pts])
@@ -252,11 +282,13 @@ def plot_fits(out_dir, fits, points, optimal, written):
         ax.set_ylim(L.min() - 0.2 * span, L.max() + 0.15 * span)
         ax.set_xlabel("parameters N")
         ax.set_ylabel("test NLL (nats/token)")
-        ax.set_title(f"{key[0]} / {key[1]} {key[2]}: L = {E:.3g} + {A:.3g}/N^{alpha:.3f} + "
+        which = "" if runs_used == "all" else f" ({runs_used} runs)"
+        ax.set_title(f"{key[0]} / {key[1]} {key[2]}{which}: L = {E:.3g} + {A:.3g}/N^{alpha:.3f} + "
                      f"{B:.3g}/D^{beta:.3f}", fontsize=9)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=6, ncol=2)
-        save(fig, out_dir, "scaling_law_" + slug(*key), written)
+        name = slug(*key[:3]) + ("" if runs_used == "all" else "_" + runs_used)
+        save(fig, out_dir, "scaling_law_" + name, written)
 
 
 def main(argv=None):
@@ -287,6 +319,7 @@ def main(argv=None):
         plot_curves(out_dir, runs, read_csv(os.path.join(d, "curves.csv")), written)
         plot_fits(out_dir, read_csv(os.path.join(d, "fit.csv")), read_csv(os.path.join(d, "fit_points.csv")),
                   read_csv(os.path.join(d, "compute_optimal.csv")), written)
+        plot_compute_scaled(out_dir, read_csv(os.path.join(d, "compute_scaled.csv")), written)
     else:
         print("plot_report: runs.csv has no usable runs; nothing to plot", file=sys.stderr)
     for p in written:

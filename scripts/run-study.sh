@@ -4,6 +4,7 @@
 #
 #   bash scripts/run-study.sh                 # all specs (about 40 hours on 2 cores)
 #   bash scripts/run-study.sh table1 word_ptb # only these
+#   bash scripts/run-study.sh --report        # only the analysis: REPRODUCTION.md and its plots
 #
 # Stop it at any time with SIGTERM or Ctrl-C (to the process group: `kill -TERM -- -PGID`):
 # every rank checkpoints its run and the sweep exits with 75. Run the same command again to
@@ -18,9 +19,9 @@ TINYFRONT="${TINYFRONT:-$ROOT/build/tinyfront}"
 SPECS=(sweep_linear_context sweep_mlp_hidden sweep_attention_heads table1 sweep_transformer_depth
        word_ptb word_wikitext2 open_iso_flops_causal open_compute_scaled_tpp open_causal_rankings
        open_causal_rope table3_rope open_compute_scaled)
-if [ $# -gt 0 ]; then SPECS=("$@"); fi
+if [ "${1:-}" = "--report" ]; then SPECS=(); elif [ $# -gt 0 ]; then SPECS=("$@"); fi
 mkdir -p "$ROOT/results/study"
-for spec in "${SPECS[@]}"; do
+for spec in "${SPECS[@]+"${SPECS[@]}"}"; do
   if [ ! -f "$ROOT/sweeps/study/$spec.toml" ]; then
     echo "run-study: no spec sweeps/study/$spec.toml" >&2
     exit 2
@@ -29,5 +30,9 @@ for spec in "${SPECS[@]}"; do
   mpirun -n "$RANKS" --oversubscribe "$TINYFRONT" sweep "$ROOT/sweeps/study/$spec.toml" \
     --out "$ROOT/results/study/$spec.h5"
 done
-"$TINYFRONT" analyze "$ROOT"/results/study/*.h5 \
-  --reference "$ROOT/analysis/reference/study.toml" --out "$ROOT/results/study/report"
+# The report and REPRODUCTION.md, from the repository root with relative paths: the command
+# written at the top of REPRODUCTION.md then works on any clone. 1.15e10 FLOP/s per worker is the
+# rate sweeps/study/README.md planned with (this 2-core machine under load).
+cd "$ROOT"
+"$TINYFRONT" analyze results/study/*.h5 --reference analysis/reference/study.toml \
+  --out results/study/report --reproduction REPRODUCTION.md --plan-flops-per-second 1.15e10

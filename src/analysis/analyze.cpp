@@ -421,6 +421,12 @@ void build_axis_effects(const Table& t, AnalysisReport& rep) {
     use[axis] = 0;
     if (f_seed >= 0) use[f_seed] = 0;
     if (f_threads >= 0) use[f_threads] = 0;
+    // Fields that apply only at some values of the axis, and are normalised away at the others
+    // (the RoPE base and style are 0 and "halves" for learned positions): they change with the
+    // axis by construction, so grouping on them would keep learned and RoPE runs apart.
+    if (g.names[axis] == "model.positions")
+      for (const char* sub : {"model.rope_base", "model.rope_style"})
+        if (int f = g.field(sub); f >= 0) use[f] = 0;
     int64_t n_groups = 0;
     const std::vector<int64_t> group = group_rows(g, use, all, n_groups);
     const std::vector<int> order_of_value = value_order(g.values[axis]);
@@ -432,13 +438,16 @@ void build_axis_effects(const Table& t, AnalysisReport& rep) {
       if (group[x] != group[y]) return group[x] < group[y];
       return vrank(x) < vrank(y);
     });
+    std::vector<int> masked;
+    for (size_t f = 0; f < use.size(); ++f)
+      if (!use[f]) masked.push_back(int(f));
     // Groups are described by the fields that vary among runs of their slice and architecture.
     std::map<int, std::vector<int>> describe_fields;  // slice * kArchCount + arch -> fields
     auto fields_for = [&](size_t row) -> const std::vector<int>& {
       const int kind = t.slice_of[row] * kArchCount + t.arch_of[row];
       auto it = describe_fields.find(kind);
       if (it == describe_fields.end())
-        it = describe_fields.emplace(kind, varying_within(g, kind_rows[kind], {axis})).first;
+        it = describe_fields.emplace(kind, varying_within(g, kind_rows[kind], masked)).first;
       return it->second;
     };
     std::map<std::tuple<int, std::string>, AxisSummaryRow> summary;  // (slice, value)
@@ -646,45 +655,59 @@ void build_fits(const Table& t, AnalysisReport& rep) {
   std::vector<Stats> per_config(static_cast<size_t>(n_configs));
   for (size_t r = 0; r < all.size(); ++r) per_config[config[r]].add(rep.runs[r].test_nll);
 
+  auto is_iso_flops = [&](size_t r) { return rep.runs[r].budget.rfind("iso_flops", 0) == 0; };
   for (size_t s = 0; s < rep.slices.size(); ++s) {
     for (int a = 0; a < kArchCount; ++a) {
-      std::map<std::pair<int64_t, int64_t>, double> points;  // (N, D) -> best config mean
-      std::set<int64_t> seen_configs;
-      int64_t runs = 0;
-      for (size_t r = 0; r < t.rows(); ++r) {
-        if (t.slice_of[r] != int(s) || t.arch_of[r] != a) continue;
-        ++runs;
-        if (!seen_configs.insert(config[r]).second) continue;
-        const auto key = std::make_pair(rep.runs[r].params, rep.runs[r].train_tokens);
-        const double m = per_config[config[r]].mean();
-        auto [it, inserted] = points.emplace(key, m);
-        if (!inserted) it->second = std::min(it->second, m);
-      }
-      if (runs == 0) continue;
-      FitRow row;
-      row.dataset = rep.slices[s].dataset, row.protocol = rep.slices[s].protocol;
-      row.arch = arch_name(a);
-      row.runs = runs;
-      std::vector<double> N, D, L;
-      for (auto& [nd, loss] : points) {
-        N.push_back(double(nd.first));
-        D.push_back(double(nd.second));
-        L.push_back(loss);
-      }
-      row.fit = fit_scaling_law(N, D, L, rep.options.fit_options);
-      row.N = N, row.D = D, row.L = L;
-      if (row.fit.ok && row.fit.alpha > 0 && row.fit.beta > 0) {
-        double cmin = INFINITY, cmax = 0;
-        for (size_t i = 0; i < N.size(); ++i) {
-          cmin = std::min(cmin, 6 * N[i] * D[i]);
-          cmax = std::max(cmax, 6 * N[i] * D[i]);
+      for (const bool iso_only : {false, true}) {
+        std::map<std::pair<int64_t, int64_t>, double> points;  // (N, D) -> best config mean
+        std::set<int64_t> seen_configs;
+        int64_t runs = 0, iso_runs = 0;
+        for (size_t r = 0; r < t.rows(); ++r) {
+          if (t.slice_of[r] != int(s) || t.arch_of[r] != a) continue;
+          if (is_iso_flops(r)) ++iso_runs;
+          if (iso_only && !is_iso_flops(r)) continue;
+          ++runs;
+          if (!seen_configs.insert(config[r]).second) continue;
+          const auto key = std::make_pair(rep.runs[r].params, rep.runs[r].train_tokens);
+          const double m = per_config[config[r]].mean();
+          auto [it, inserted] = points.emplace(key, m);
+          if (!inserted) it->second = std::min(it->second, m);
         }
-        const int k0 = int(std::floor(std::log10(cmin)));
-        const int k1 = int(std::ceil(std::log10(cmax))) + rep.options.optimal_extra_decades;
-        for (int k = k0; k <= k1; ++k)
-          row.optimal.push_back(compute_optimal(row.fit, std::pow(10.0, k)));
+        if (runs == 0) continue;
+        // The iso-FLOP-only fit is a second fit only when it leaves other runs out.
+        if (iso_only && iso_runs == 0) continue;
+        if (iso_only) {
+          int64_t all_runs = 0;
+          for (size_t r = 0; r < t.rows(); ++r)
+            all_runs += t.slice_of[r] == int(s) && t.arch_of[r] == a;
+          if (all_runs == iso_runs) continue;
+        }
+        FitRow row;
+        row.dataset = rep.slices[s].dataset, row.protocol = rep.slices[s].protocol;
+        row.arch = arch_name(a);
+        row.runs_used = iso_only ? "iso_flops" : "all";
+        row.runs = runs;
+        std::vector<double> N, D, L;
+        for (auto& [nd, loss] : points) {
+          N.push_back(double(nd.first));
+          D.push_back(double(nd.second));
+          L.push_back(loss);
+        }
+        row.fit = fit_scaling_law(N, D, L, rep.options.fit_options);
+        row.N = N, row.D = D, row.L = L;
+        if (row.fit.ok && row.fit.alpha > 0 && row.fit.beta > 0) {
+          double cmin = INFINITY, cmax = 0;
+          for (size_t i = 0; i < N.size(); ++i) {
+            cmin = std::min(cmin, 6 * N[i] * D[i]);
+            cmax = std::max(cmax, 6 * N[i] * D[i]);
+          }
+          const int k0 = int(std::floor(std::log10(cmin)));
+          const int k1 = int(std::ceil(std::log10(cmax))) + rep.options.optimal_extra_decades;
+          for (int k = k0; k <= k1; ++k)
+            row.optimal.push_back(compute_optimal(row.fit, std::pow(10.0, k)));
+        }
+        rep.fits.push_back(std::move(row));
       }
-      rep.fits.push_back(std::move(row));
     }
   }
 }

@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "markdown.hpp"
 #include "tinyfront/util/error.hpp"
 #include "tinyfront/util/files.hpp"
 
@@ -19,40 +20,14 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Numbers in CSV and JSON: enough digits to round-trip what matters (%.10g), NaN as "nan".
-std::string num(double v) {
-  if (std::isnan(v)) return "nan";
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%.10g", v);
-  return buf;
-}
-std::string num(int64_t v) {
-  return std::to_string(v);
-}
-std::string num(int v) {
-  return std::to_string(v);
-}
-std::string num(uint64_t v) {
-  return std::to_string(v);
-}
-std::string flag(bool b) {
-  return b ? "1" : "0";
-}
-
-// Short human forms for Markdown.
-std::string f4(double v) {
-  if (!std::isfinite(v)) return std::isnan(v) ? "-" : num(v);
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.4f", v);
-  return buf;
-}
-std::string g3(double v) {
-  if (!std::isfinite(v)) return std::isnan(v) ? "-" : num(v);
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3g", v);
-  return buf;
-}
+using md::f4;
+using md::figure;
+using md::flag;
+using md::g3;
+using md::interval;
+using md::md_table;
+using md::num;
+using md::short_convention;
 
 constexpr const char* kReportMark = ".tinyfront-report";
 
@@ -93,55 +68,15 @@ class Csv {
   std::ostringstream out_;
 };
 
-// A Markdown table.
-void md_table(std::ostream& o, const std::vector<std::string>& header,
-              const std::vector<std::vector<std::string>>& rows) {
-  auto line = [&](const std::vector<std::string>& cells) {
-    o << '|';
-    for (const auto& c : cells) {
-      std::string esc;
-      for (char ch : c) esc += ch == '|' ? std::string("\\|") : std::string(1, ch);
-      o << ' ' << esc << " |";
-    }
-    o << '\n';
-  };
-  line(header);
-  o << '|';
-  for (size_t i = 0; i < header.size(); ++i) o << "---|";
-  o << '\n';
-  for (const auto& r : rows) line(r);
-  o << '\n';
-}
-
-const char* short_convention(CostAxis c) {
-  switch (c) {
-    case CostAxis::flops_study:
-      return "study";
-    case CostAxis::flops_kaplan:
-      return "kaplan";
-    case CostAxis::flops_exact:
-      return "exact";
-    case CostAxis::params:
-      return "params";
-  }
-  return "?";
-}
-
 // Rows of a long table shown in Markdown; the CSV has them all.
 constexpr size_t kMdRows = 40;
 
-std::string interval(const Interval& i, bool wide = false) {
-  if (std::isnan(i.lo)) return "";
-  // Appended piece by piece: "[" + std::string&& trips a false GCC 12 -Wrestrict warning.
-  std::string s("[");
-  s += wide ? g3(i.lo) : f4(i.lo);
-  s += ", ";
-  s += wide ? g3(i.hi) : f4(i.hi);
-  s += ']';
-  return s;
-}
-
 // ---------------------------------------------------------------------------------------------
+
+// A fit's name in prose: the architecture, and which of its runs when not all.
+std::string fit_label(const FitRow& f) {
+  return f.runs_used == "all" ? f.arch : f.arch + " (" + f.runs_used + " runs only)";
+}
 
 void write_csvs(const AnalysisReport& rep, const fs::path& dir) {
   {
@@ -306,6 +241,7 @@ void write_csvs(const AnalysisReport& rep, const fs::path& dir) {
     Csv c(dir / "fit.csv", {"dataset",
                             "protocol",
                             "arch",
+                            "runs_used",
                             "status",
                             "runs",
                             "points",
@@ -337,7 +273,7 @@ void write_csvs(const AnalysisReport& rep, const fs::path& dir) {
     for (const auto& f : rep.fits) {
       const ScalingFit& s = f.fit;
       if (!s.ok) {
-        std::vector<std::string> row{f.dataset,    f.protocol,  f.arch,
+        std::vector<std::string> row{f.dataset,    f.protocol,  f.arch,         f.runs_used,
                                      "not_fitted", num(f.runs), num(s.n_points)};
         for (int i = 0; i < 24; ++i) row.push_back("");
         row.push_back(s.message);
@@ -348,6 +284,7 @@ void write_csvs(const AnalysisReport& rep, const fs::path& dir) {
       c.row({f.dataset,
              f.protocol,
              f.arch,
+             f.runs_used,
              "fitted",
              num(f.runs),
              num(s.n_points),
@@ -380,20 +317,21 @@ void write_csvs(const AnalysisReport& rep, const fs::path& dir) {
   }
   {
     Csv c(dir / "fit_points.csv",
-          {"dataset", "protocol", "arch", "N", "D", "L", "L_fit", "residual_log"});
+          {"dataset", "protocol", "arch", "runs_used", "N", "D", "L", "L_fit", "residual_log"});
     for (const auto& f : rep.fits) {
       if (!f.fit.ok || f.fit.residuals.size() != f.N.size()) continue;
       for (size_t i = 0; i < f.N.size(); ++i)
-        c.row({f.dataset, f.protocol, f.arch, num(f.N[i]), num(f.D[i]), num(f.L[i]),
+        c.row({f.dataset, f.protocol, f.arch, f.runs_used, num(f.N[i]), num(f.D[i]), num(f.L[i]),
                num(f.fit.predict(f.N[i], f.D[i])), num(f.fit.residuals[i])});
     }
   }
   {
     Csv c(dir / "compute_optimal.csv",
-          {"dataset", "protocol", "arch", "flops_6ND", "n_opt", "d_opt", "loss_opt"});
+          {"dataset", "protocol", "arch", "runs_used", "flops_6ND", "n_opt", "d_opt", "loss_opt"});
     for (const auto& f : rep.fits)
       for (const auto& o : f.optimal)
-        c.row({f.dataset, f.protocol, f.arch, num(o.C), num(o.N), num(o.D), num(o.loss)});
+        c.row({f.dataset, f.protocol, f.arch, f.runs_used, num(o.C), num(o.N), num(o.D),
+               num(o.loss)});
   }
   {
     Csv c(dir / "curves.csv",
@@ -423,65 +361,7 @@ void write_reference_csv(const AnalysisReport& rep, const fs::path& dir) {
     }
 }
 
-// A figure as printed: NLLs with 4 decimals, counts whole, FLOPs in 3 significant digits.
-std::string figure(double v, const std::string& metric) {
-  if (!std::isfinite(v)) return "-";
-  if (metric == "params" || metric == "params_non_embedding" || metric == "train_tokens") {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.0f", v);
-    return buf;
-  }
-  if (metric.rfind("flops", 0) == 0) return g3(v);
-  if (metric == "best_val_epoch") {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.2g", v);
-    return buf;
-  }
-  return f4(v);
-}
-
-void write_reference_markdown(std::ostream& o, const AnalysisReport& rep) {
-  for (const auto& ref : rep.references) {
-    o << "## Published figures: " << (ref.title.empty() ? ref.path : ref.title) << "\n\n";
-    if (!ref.source.empty()) o << "Source: " << ref.source << ". ";
-    o << "Reference file `" << ref.path << "`. A figure is *within* when it lies within our mean "
-      << "+/- sigmas x sd over seeds (two or more seeds) or within the tolerance of our mean "
-      << "(nats for NLLs, a fraction of the figure for counts and FLOPs); *missing* when no "
-      << "usable run matches its config; *ambiguous* when the matching runs differ in more than "
-      << "the seed.\n\n"
-      << "**" << ref.within << " within, " << ref.outside << " outside, " << ref.missing
-      << " missing";
-    if (ref.ambiguous) o << ", " << ref.ambiguous << " ambiguous";
-    o << "** of " << ref.rows.size() << " figures.\n\n";
-    std::vector<std::string> tables;
-    for (const auto& r : ref.rows)
-      if (std::find(tables.begin(), tables.end(), r.table) == tables.end())
-        tables.push_back(r.table);
-    for (const auto& t : tables) {
-      o << "### " << (t.empty() ? "(no table)" : t) << "\n\n";
-      std::vector<std::vector<std::string>> rows;
-      std::vector<std::string> notes;
-      for (const auto& r : ref.rows) {
-        if (r.table != t) continue;
-        std::string verdict = r.verdict;
-        if (!r.why.empty() && r.verdict != "within") verdict += " (" + r.why + ")";
-        // Appended piece by piece ("+" + std::string&& trips GCC 12's false -Wrestrict).
-        std::string diff = std::isfinite(r.diff) && r.diff >= 0 ? "+" : "";
-        diff += figure(r.diff, r.metric);
-        rows.push_back({r.label, r.metric, figure(r.reference, r.metric), figure(r.mean, r.metric),
-                        figure(r.sd, r.metric), num(r.n), diff, figure(r.tolerance, r.metric),
-                        verdict});
-        if (!r.note.empty() && std::find(notes.begin(), notes.end(), r.note) == notes.end())
-          notes.push_back(r.note);
-      }
-      md_table(
-          o,
-          {"row", "metric", "published", "ours (mean)", "sd", "n", "diff", "tolerance", "verdict"},
-          rows);
-      for (const auto& n : notes) o << "Note: " << n << "\n\n";
-    }
-  }
-}
+using md::write_reference_markdown;
 
 void write_markdown(const AnalysisReport& rep, const fs::path& path) {
   std::ostringstream o;
@@ -684,11 +564,12 @@ void write_markdown(const AnalysisReport& rep, const fs::path& path) {
       const ScalingFit& s = f.fit;
       const std::string where = f.dataset + "/" + f.protocol;
       if (!s.ok) {
-        o << "- " << where << " " << f.arch << " (" << f.runs << " runs): " << s.message << "\n";
+        o << "- " << where << " " << fit_label(f) << " (" << f.runs << " runs): " << s.message
+          << "\n";
         continue;
       }
       rows.push_back(
-          {where, f.arch, num(s.n_points), g3(s.E) + " " + interval(s.E_ci, true),
+          {where, fit_label(f), num(s.n_points), g3(s.E) + " " + interval(s.E_ci, true),
            g3(s.A) + " " + interval(s.A_ci, true), g3(s.B) + " " + interval(s.B_ci, true),
            f4(s.alpha) + " " + interval(s.alpha_ci), f4(s.beta) + " " + interval(s.beta_ci),
            f4(s.rmse_log), f4(s.max_abs_residual)});
@@ -701,12 +582,13 @@ void write_markdown(const AnalysisReport& rep, const fs::path& path) {
                rows);
       for (const auto& f : rep.fits) {
         if (!f.fit.ok) continue;
-        if (!f.fit.message.empty()) o << "Note (" << f.arch << "): " << f.fit.message << "\n\n";
+        if (!f.fit.message.empty())
+          o << "Note (" << fit_label(f) << "): " << f.fit.message << "\n\n";
         if (f.optimal.empty()) continue;
-        o << "Compute-optimal allocation for " << f.dataset << "/" << f.protocol << " " << f.arch
-          << " under C = 6ND: N* ~ C^" << f4(f.fit.beta / (f.fit.alpha + f.fit.beta)) << " "
-          << interval(f.fit.n_exponent_ci) << ", D* ~ C^"
-          << f4(f.fit.alpha / (f.fit.alpha + f.fit.beta)) << ".\n\n";
+        o << "Compute-optimal allocation for " << f.dataset << "/" << f.protocol << " "
+          << fit_label(f) << " under C = 6ND: N* ~ C^"
+          << f4(f.fit.beta / (f.fit.alpha + f.fit.beta)) << " " << interval(f.fit.n_exponent_ci)
+          << ", D* ~ C^" << f4(f.fit.alpha / (f.fit.alpha + f.fit.beta)) << ".\n\n";
         std::vector<std::vector<std::string>> opt;
         for (const auto& c : f.optimal) opt.push_back({g3(c.C), g3(c.N), g3(c.D), f4(c.loss)});
         md_table(o, {"C (FLOPs)", "N*", "D*", "L(N*, D*)"}, opt);
@@ -803,8 +685,9 @@ void write_json(const AnalysisReport& rep, const fs::path& path) {
   J fits = J::array();
   for (const auto& f : rep.fits) {
     const ScalingFit& s = f.fit;
-    J jf{{"dataset", f.dataset}, {"protocol", f.protocol}, {"arch", f.arch},      {"runs", f.runs},
-         {"points", s.n_points}, {"fitted", s.ok},         {"message", s.message}};
+    J jf{{"dataset", f.dataset},     {"protocol", f.protocol}, {"arch", f.arch},
+         {"runs_used", f.runs_used}, {"runs", f.runs},         {"points", s.n_points},
+         {"fitted", s.ok},           {"message", s.message}};
     if (s.ok) {
       jf["E"] = s.E, jf["A"] = s.A, jf["B"] = s.B, jf["alpha"] = s.alpha, jf["beta"] = s.beta;
       jf["ci"] = J{{"level", rep.options.fit_options.ci_level},

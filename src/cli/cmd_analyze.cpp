@@ -8,6 +8,8 @@
 
 #include "tinyfront/analysis/analysis.hpp"
 #include "tinyfront/analysis/report.hpp"
+#include "tinyfront/analysis/reproduction.hpp"
+#include "tinyfront/cli/checks.hpp"
 #include "tinyfront/cli/commands.hpp"
 #include "tinyfront/store/results_file.hpp"
 #include "tinyfront/util/error.hpp"
@@ -28,6 +30,8 @@ Command add_analyze(CLI::App& app) {
     bool json = false;
     std::vector<std::string> references;
     bool force = false;
+    std::string reproduction;
+    double plan_flops_per_second = 0;
   };
   auto opt = std::make_shared<Opt>();
   CLI::App* sub = app.add_subcommand(
@@ -48,9 +52,24 @@ Command add_analyze(CLI::App& app) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   sub->add_flag("--force", opt->force,
                 "Write into an existing directory that does not hold an earlier report");
+  sub->add_option(
+      "--reproduction", opt->reproduction,
+      "Also write a reproduction of the --reference study (Markdown: its figures beside "
+      "ours, the study's questions with tables and the report's plots) to this file");
+  sub->add_option(
+         "--plan-flops-per-second", opt->plan_flops_per_second,
+         "With --reproduction: the FLOP/s per worker the plan assumed, for a plan-estimate "
+         "column beside the measured hours")
+      ->check(finite_number(0, 1e18, true));
   return [opt]() -> int {
     // Before any work: the report directory must be new, empty or an earlier report's.
     check_may_write(opt->out, {"--out", OutputKind::directory, opt->force, is_report_directory});
+    if (!opt->reproduction.empty()) {
+      if (opt->references.empty())
+        throw tinyfront::Error("--reproduction: needs the study's figures (--reference FILE)");
+      check_may_write(opt->reproduction,
+                      {"--reproduction", OutputKind::file, opt->force, is_reproduction_file});
+    }
     // Reference files first: a mistake in one is reported before any results file is read.
     AnalysisOptions ao;
     {
@@ -65,8 +84,10 @@ Command add_analyze(CLI::App& app) {
       if (!issues.empty()) throw SpecError(issues);
     }
     std::vector<RunRecord> records;
+    std::vector<ResultsFileSummary> files;
     for (auto& in : opt->inputs) {
       auto r = store_read_runs(in, WithCurves::yes);
+      files.push_back(summarise_results_file(in, r));
       records.insert(records.end(), r.begin(), r.end());
     }
     if (!parse_enum(opt->convention, ao.main_convention))
@@ -97,6 +118,27 @@ Command add_analyze(CLI::App& app) {
               stderr, "warning: plotting failed (%s %s %s: exit %d); the tables are in %s\n",
               python.c_str(), script.c_str(), opt->out.c_str(), plot_status, opt->out.c_str());
       }
+    }
+    if (!opt->reproduction.empty()) {
+      ReproductionInputs in;
+      in.files = files;
+      in.plan_flops_per_second = opt->plan_flops_per_second;
+      const fs::path where = fs::absolute(opt->reproduction).parent_path();
+      in.plots_link = (fs::absolute(opt->out) / "plots")
+                          .lexically_normal()
+                          .lexically_relative(where.lexically_normal())
+                          .generic_string();
+      // The command that regenerates the file, as it was given (paths relative to where it ran).
+      in.command = "tinyfront analyze";
+      for (const auto& f : opt->inputs) in.command += " " + f;
+      for (const auto& r : opt->references) in.command += " --reference " + r;
+      in.command += " --out " + opt->out + " --reproduction " + opt->reproduction;
+      if (opt->plan_flops_per_second > 0) {
+        char rate[32];
+        std::snprintf(rate, sizeof rate, "%g", opt->plan_flops_per_second);
+        in.command += " --plan-flops-per-second " + std::string(rate);
+      }
+      write_file_atomically(opt->reproduction, reproduction_markdown(rep, in));
     }
     if (opt->json) {
       std::cout << nlohmann::json::parse(read_regular_file(opt->out + "/analysis.json", "")).dump()

@@ -161,6 +161,11 @@ struct ComputeScaledVerdict {
 
 struct FitRow {
   std::string dataset, protocol, arch;
+  // Which runs of the slice and architecture: "all", or "iso_flops" (only runs whose budget is
+  // an iso-FLOP budget). An iso-FLOP sweep is the design a scaling-law fit is made for; other
+  // runs of the same architecture in the same slice (other widths, epochs, learning rates) would
+  // pull its fit, so such runs get a fit of their own besides the fit over all runs.
+  std::string runs_used = "all";
   int64_t runs = 0;             // usable runs of the scope (points are fewer: see fit_point_rule)
   std::vector<double> N, D, L;  // the fit points: params, train_tokens, test NLL
   ScalingFit fit;
