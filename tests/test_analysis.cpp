@@ -13,7 +13,7 @@
 #include "tinyfront/analysis/grouping.hpp"
 #include "tinyfront/analysis/report.hpp"
 #include "tinyfront/analysis/run_table.hpp"
-#include "tinyfront/train/spec.hpp"
+#include "tinyfront/run/config_json.hpp"
 #include "tinyfront/util/rng.hpp"
 
 using namespace tinyfront;

@@ -12,9 +12,9 @@
 
 #include "mpi_helpers.hpp"
 #include "tinyfront/analysis/reference.hpp"
+#include "tinyfront/run/config_json.hpp"
+#include "tinyfront/spec/sweep_spec.hpp"
 #include "tinyfront/store/results_file.hpp"
-#include "tinyfront/sweep/sweep_spec.hpp"
-#include "tinyfront/train/spec.hpp"
 
 using namespace tinyfront;
 using namespace tinyfront::testing_support;

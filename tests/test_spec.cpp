@@ -6,9 +6,10 @@
 #include <fstream>
 
 #include "tinyfront/model/model.hpp"
+#include "tinyfront/run/config_json.hpp"
+#include "tinyfront/spec/job_spec.hpp"
+#include "tinyfront/spec/sweep_spec.hpp"
 #include "tinyfront/sweep/budget_limits.hpp"
-#include "tinyfront/sweep/sweep_spec.hpp"
-#include "tinyfront/train/spec.hpp"
 #include "tinyfront/train/trainer.hpp"
 
 using namespace tinyfront;

@@ -9,7 +9,8 @@
 #include <set>
 
 #include "tinyfront/analysis/run_table.hpp"
-#include "tinyfront/train/spec.hpp"
+#include "tinyfront/spec/job_spec.hpp"
+#include "tinyfront/spec/toml_fields.hpp"
 #include "tinyfront/util/error.hpp"
 
 namespace tinyfront {

@@ -6,7 +6,7 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "tinyfront/train/spec.hpp"
+#include "tinyfront/run/config_json.hpp"
 
 namespace tinyfront {
 

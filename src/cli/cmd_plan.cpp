@@ -7,10 +7,9 @@
 
 #include "tinyfront/cli/checks.hpp"
 #include "tinyfront/cli/commands.hpp"
+#include "tinyfront/spec/sweep_spec.hpp"
 #include "tinyfront/sweep/budget_limits.hpp"
-#include "tinyfront/sweep/sweep_spec.hpp"
 #include "tinyfront/train/calibrate.hpp"
-#include "tinyfront/train/spec.hpp"
 
 namespace tinyfront::cli {
 

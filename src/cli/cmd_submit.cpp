@@ -18,9 +18,8 @@
 
 #include "tinyfront/cli/checks.hpp"
 #include "tinyfront/cli/commands.hpp"
+#include "tinyfront/spec/sweep_spec.hpp"
 #include "tinyfront/sweep/budget_limits.hpp"
-#include "tinyfront/sweep/sweep_spec.hpp"
-#include "tinyfront/train/spec.hpp"
 #include "tinyfront/util/error.hpp"
 #include "tinyfront/util/files.hpp"
 #include "tinyfront/util/process.hpp"

@@ -2,9 +2,6 @@
 // Run under mpirun/srun; rank 0 is the master and the only writer.
 #include <unistd.h>
 
-#include <boost/mpi/collectives.hpp>
-#include <boost/mpi/communicator.hpp>
-#include <boost/mpi/environment.hpp>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -16,10 +13,10 @@
 #include "tinyfront/cli/commands.hpp"
 #include "tinyfront/cli/report.hpp"
 #include "tinyfront/mpi/scheduler.hpp"
+#include "tinyfront/run/config_json.hpp"
 #include "tinyfront/store/checkpoint.hpp"
 #include "tinyfront/store/results_file.hpp"
 #include "tinyfront/sweep/budget_limits.hpp"
-#include "tinyfront/train/spec.hpp"
 
 namespace fs = std::filesystem;
 
@@ -99,8 +96,7 @@ Command add_sweep(CLI::App& app) {
   sub->add_flag("--json", opt->json, "Print a JSON summary on stdout at the end");
   sub->add_flag("-q,--quiet", opt->quiet, "No progress lines");
   return [opt]() -> int {
-    boost::mpi::environment env(boost::mpi::threading::single, false);
-    boost::mpi::communicator world;
+    MpiWorld world;
     const bool master = world.rank() == 0;
     install_stop_handlers();
 
@@ -210,7 +206,7 @@ Command add_sweep(CLI::App& app) {
         go = 0;
       }
     }
-    boost::mpi::broadcast(world, go, 0);
+    go = world.broadcast_from_master(go);
     if (go != 1) {
       if (!master) return go == 2 ? 2 : 1;
       if (store) {

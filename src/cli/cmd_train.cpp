@@ -8,9 +8,10 @@
 #include "tinyfront/cli/checks.hpp"
 #include "tinyfront/cli/commands.hpp"
 #include "tinyfront/model/model.hpp"
+#include "tinyfront/run/config_json.hpp"
+#include "tinyfront/spec/job_spec.hpp"
 #include "tinyfront/store/weights.hpp"
 #include "tinyfront/train/sample.hpp"
-#include "tinyfront/train/spec.hpp"
 #include "tinyfront/train/trainer.hpp"
 #include "tinyfront/util/files.hpp"
 

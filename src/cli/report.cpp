@@ -5,8 +5,8 @@
 #include <cstdio>
 #include <map>
 
-#include "tinyfront/store/record_json.hpp"
-#include "tinyfront/train/spec.hpp"
+#include "tinyfront/run/config_json.hpp"
+#include "tinyfront/run/record_json.hpp"
 
 namespace tinyfront::cli {
 

@@ -19,12 +19,14 @@
 #include <thread>
 
 #include "tinyfront/mpi/protocol.hpp"
-#include "tinyfront/store/record_json.hpp"
+#include "tinyfront/run/config_json.hpp"
+#include "tinyfront/run/record_json.hpp"
+#include "tinyfront/run/state_io.hpp"
 #include "tinyfront/sweep/budget_limits.hpp"
-#include "tinyfront/train/spec.hpp"
-#include "tinyfront/train/state_io.hpp"
+#include "tinyfront/train/trainer.hpp"
 #include "tinyfront/util/error.hpp"
 #include "tinyfront/util/system.hpp"
+#include "world_impl.hpp"
 
 namespace tinyfront {
 
@@ -56,7 +58,8 @@ void request_stop() {
   g_stop = 1;
 }
 
-void abort_job(bmpi::communicator& world, const std::string& message, int exit_code) {
+void abort_job(const MpiWorld& mpi_world, const std::string& message, int exit_code) {
+  bmpi::communicator& world = mpi_world.impl().comm;
   std::fprintf(stderr, "error: rank %d of %d (%s): %s\n", world.rank(), world.size(),
                host_name().c_str(), message.c_str());
   std::fflush(stderr);
@@ -258,9 +261,10 @@ void count(SweepOutcome& o, const RunRecord& r) {
 
 }  // namespace
 
-SweepOutcome run_sweep(bmpi::communicator& world, const SweepSpec& spec,
+SweepOutcome run_sweep(const MpiWorld& mpi_world, const SweepSpec& spec,
                        const std::vector<RunConfig>& runs, const SchedulerOptions& opt,
                        const SchedulerCallbacks& cb) {
+  bmpi::communicator& world = mpi_world.impl().comm;
   Executor exec;
   exec.rank = world.rank();
   SweepOutcome out;

@@ -5,7 +5,7 @@
 
 #include "fsio.hpp"
 #include "h5.hpp"
-#include "tinyfront/train/state_io.hpp"
+#include "tinyfront/run/state_io.hpp"
 #include "tinyfront/util/error.hpp"
 #include "tinyfront/util/files.hpp"
 

@@ -7,7 +7,7 @@
 #include <limits>
 #include <stdexcept>
 
-#include "tinyfront/train/spec.hpp"
+#include "tinyfront/run/config_json.hpp"
 #include "tinyfront/util/error.hpp"
 
 namespace tinyfront::layout {

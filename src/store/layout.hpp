@@ -17,7 +17,7 @@
 
 #include "h5.hpp"
 #include "tinyfront/data/corpus.hpp"
-#include "tinyfront/store/record.hpp"
+#include "tinyfront/run/record.hpp"
 
 namespace tinyfront::layout {
 

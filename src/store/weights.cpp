@@ -5,7 +5,7 @@
 #include "fsio.hpp"
 #include "h5.hpp"
 #include "tinyfront/model/model.hpp"
-#include "tinyfront/train/spec.hpp"
+#include "tinyfront/run/config_json.hpp"
 #include "tinyfront/util/error.hpp"
 #include "tinyfront/util/files.hpp"
 

@@ -18,7 +18,7 @@
 #include "tinyfront/analysis/reference.hpp"
 #include "tinyfront/analysis/run_table.hpp"
 #include "tinyfront/analysis/scaling_fit.hpp"
-#include "tinyfront/store/record.hpp"
+#include "tinyfront/run/record.hpp"
 
 namespace tinyfront {
 

@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "tinyfront/store/record.hpp"
+#include "tinyfront/run/record.hpp"
 
 namespace tinyfront {
 

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "tinyfront/mpi/scheduler.hpp"
-#include "tinyfront/store/record.hpp"
+#include "tinyfront/run/record.hpp"
 
 namespace tinyfront::cli {
 

@@ -2,16 +2,15 @@
 // workers that pull runs as they free up, progress reporting, and clean shutdown.
 #pragma once
 
-#include <boost/mpi/communicator.hpp>
 #include <functional>
 #include <optional>
 #include <set>
 #include <string>
 
-#include "tinyfront/store/progress.hpp"
-#include "tinyfront/store/record.hpp"
-#include "tinyfront/sweep/sweep_spec.hpp"
-#include "tinyfront/train/trainer.hpp"
+#include "tinyfront/mpi/world.hpp"
+#include "tinyfront/run/record.hpp"
+#include "tinyfront/spec/sweep_spec.hpp"
+#include "tinyfront/sweep/progress.hpp"
 
 namespace tinyfront {
 
@@ -54,7 +53,7 @@ struct SweepOutcome {
 // Collective: every rank of `world` calls it. Rank 0 (the master) uses `spec` and `runs`; the
 // workers ignore them (everything a run needs travels in its message), so they need not read
 // the spec. With one rank, rank 0 runs everything itself.
-SweepOutcome run_sweep(boost::mpi::communicator& world, const SweepSpec& spec,
+SweepOutcome run_sweep(const MpiWorld& world, const SweepSpec& spec,
                        const std::vector<RunConfig>& runs, const SchedulerOptions& options,
                        const SchedulerCallbacks& callbacks);
 
@@ -63,8 +62,7 @@ SweepOutcome run_sweep(boost::mpi::communicator& world, const SweepSpec& spec,
 // promptly with a non-zero code. Never let such an error unwind into MPI_Finalize (the Boost.MPI
 // environment's destructor): finalize is collective, and ranks waiting for a message from this
 // one would wait for ever.
-[[noreturn]] void abort_job(boost::mpi::communicator& world, const std::string& message,
-                            int exit_code = 1);
+[[noreturn]] void abort_job(const MpiWorld& world, const std::string& message, int exit_code = 1);
 
 // Installs SIGTERM/SIGUSR1 handlers that set the stop flag polled by running runs.
 void install_stop_handlers();

@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "tinyfront/data/corpus.hpp"
-#include "tinyfront/store/record.hpp"
+#include "tinyfront/run/record.hpp"
 
 namespace tinyfront {
 

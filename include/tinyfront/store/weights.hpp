@@ -1,4 +1,4 @@
-// Trained weights with everything needed to use them: the run's config, its vocabulary and each
+// Weights files: trained weights (run/weights.hpp) with the run's config, its vocabulary and each
 // parameter tensor by name, in one HDF5 file (format "tinyfront-weights", version 1):
 //   attributes: format, version, run_id, config (canonical JSON text)
 //   /vocab               the tokens, variable-length UTF-8 strings, id order
@@ -6,18 +6,10 @@
 #pragma once
 
 #include <string>
-#include <vector>
 
-#include "tinyfront/data/corpus.hpp"
-#include "tinyfront/train/config.hpp"
+#include "tinyfront/run/weights.hpp"
 
 namespace tinyfront {
-
-struct Weights {
-  RunConfig config;  // config.model.vocab is set
-  Vocabulary vocab;
-  std::vector<float> params;  // the flat buffer, param_layout order
-};
 
 // Written to a temporary name and renamed: a crash never leaves a torn file.
 void write_weights(const std::string& path, const Weights& w);

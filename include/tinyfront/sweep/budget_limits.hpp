@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "tinyfront/sweep/sweep_spec.hpp"
+#include "tinyfront/spec/sweep_spec.hpp"
 
 namespace tinyfront {
 

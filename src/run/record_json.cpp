@@ -1,9 +1,9 @@
-#include "tinyfront/store/record_json.hpp"
+#include "tinyfront/run/record_json.hpp"
 
 #include <cmath>
 #include <limits>
 
-#include "tinyfront/train/spec.hpp"
+#include "tinyfront/run/config_json.hpp"
 #include "tinyfront/util/error.hpp"
 
 namespace tinyfront {

@@ -1,4 +1,4 @@
-#include "tinyfront/train/result.hpp"
+#include "tinyfront/run/result.hpp"
 
 namespace tinyfront {
 

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "tinyfront/train/trainer.hpp"
+#include "tinyfront/run/train_state.hpp"
 
 namespace tinyfront {
 

@@ -3,8 +3,8 @@
 
 #include <string>
 
-#include "tinyfront/train/config.hpp"
-#include "tinyfront/train/result.hpp"
+#include "tinyfront/run/config.hpp"
+#include "tinyfront/run/result.hpp"
 
 namespace tinyfront {
 

@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tinyfront/store/record.hpp"
+#include "tinyfront/run/record.hpp"
 
 namespace tinyfront {
 

@@ -1,4 +1,4 @@
-#include "tinyfront/sweep/sweep_spec.hpp"
+#include "tinyfront/spec/sweep_spec.hpp"
 
 #include <omp.h>
 #include <toml++/toml.h>
@@ -15,9 +15,11 @@
 #include "tinyfront/data/corpus.hpp"
 #include "tinyfront/model/flops.hpp"
 #include "tinyfront/model/model.hpp"
-#include "tinyfront/train/spec.hpp"
-#include "tinyfront/train/trainer.hpp"
+#include "tinyfront/run/budget.hpp"
+#include "tinyfront/run/config_json.hpp"
+#include "tinyfront/spec/job_spec.hpp"
 #include "tinyfront/util/files.hpp"
+#include "tinyfront/spec/toml_fields.hpp"
 
 namespace fs = std::filesystem;
 

@@ -1,4 +1,4 @@
-#include "tinyfront/store/progress.hpp"
+#include "tinyfront/sweep/progress.hpp"
 
 #include <signal.h>
 

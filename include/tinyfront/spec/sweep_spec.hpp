@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "tinyfront/train/config.hpp"
+#include "tinyfront/run/config.hpp"
 #include "tinyfront/util/error.hpp"
 
 namespace tinyfront {

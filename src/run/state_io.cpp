@@ -1,4 +1,4 @@
-#include "tinyfront/train/state_io.hpp"
+#include "tinyfront/run/state_io.hpp"
 
 #include <cstring>
 
