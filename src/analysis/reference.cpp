@@ -9,7 +9,7 @@
 #include <set>
 
 #include "tinyfront/analysis/run_table.hpp"
-#include "tinyfront/spec/job_spec.hpp"
+#include "tinyfront/run/fields.hpp"
 #include "tinyfront/spec/toml_fields.hpp"
 #include "tinyfront/util/error.hpp"
 

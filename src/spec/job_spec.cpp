@@ -8,7 +8,9 @@
 #include <limits>
 #include <map>
 #include <sstream>
+#include <type_traits>
 
+#include "tinyfront/run/fields.hpp"
 #include "tinyfront/util/files.hpp"
 #include "tinyfront/spec/toml_fields.hpp"
 
@@ -203,67 +205,64 @@ Setter token_limits(std::vector<int64_t>& out) {
   };
 }
 
-// The schema: section -> key -> setter bound to cfg's fields.
-using Schema = std::map<std::string, std::map<std::string, Setter>>;
+// Integer bounds of the field table, which holds them as doubles (the seed's bound is the
+// largest int64, which a double rounds up).
+int64_t integer_bound(double x) {
+  return x >= 9.2e18 ? std::numeric_limits<int64_t>::max() : int64_t(x);
+}
 
-Schema make_schema(RunConfig& c) {
-  constexpr int64_t kBig = int64_t(1) << 50;
-  Schema s;
-  auto& d = s["data"];
-  d["name"] = string(c.data.name);
-  d["path"] = string(c.data.path);
-  d["tokenizer"] = enumeration(c.data.tokenizer, "chars, words");
-  d["split"] = fraction_list(c.data.split);
-  d["eos"] = boolean(c.data.eos);
-  d["vocab_from"] = [&c](const toml::node& n, const std::string& key, FieldContext& ctx) {
+// A string that must be one of `choices` ("all, train"); an empty string keeps the default.
+Setter text_choice(std::string& out, std::string choices) {
+  return [&out, choices](const toml::node& n, const std::string& key, FieldContext& ctx) {
     std::string v;
     string(v)(n, key, ctx);
     if (v.empty()) return;
-    if (v != "all" && v != "train")
-      ctx.issues.push_back(
-          issue_at(ctx.file, n, key, "unknown value \"" + v + "\" (expected all, train)"));
-    else
-      c.data.vocab_from = v;
+    std::stringstream list(choices);
+    for (std::string choice; std::getline(list >> std::ws, choice, ',');)
+      if (v == choice) {
+        out = v;
+        return;
+      }
+    ctx.issues.push_back(
+        issue_at(ctx.file, n, key, "unknown value \"" + v + "\" (expected " + choices + ")"));
   };
-  d["max_tokens"] = token_limits(c.data.max_tokens);
-  auto& m = s["model"];
-  m["arch"] = enumeration(c.model.arch, "linear, mlp, attention, transformer");
-  m["context"] = integer(c.model.context, 1, 1 << 16);
-  m["d_model"] = integer(c.model.d_model, 1, 1 << 16);
-  m["one_hot"] = boolean(c.model.one_hot);
-  m["hidden"] = int_list(c.model.hidden, 1, 1 << 20);
-  m["layers"] = integer(c.model.layers, 1, 256);
-  m["heads"] = integer(c.model.heads, 1, 1024);
-  m["ff"] = integer(c.model.ff, 1, 1 << 20);
-  m["positions"] = enumeration(c.model.positions, "learned, rope, none");
-  m["rope_base"] = real(c.model.rope_base, 1.0, 1e12, true);
-  m["rope_style"] = enumeration(c.model.rope_style, "halves, interleaved");
-  m["norm"] = enumeration(c.model.norm, "post, pre");
-  m["activation"] = enumeration(c.model.activation, "relu, gelu, gelu_tanh");
-  m["dropout"] = real(c.model.dropout, 0.0, 0.95);
-  m["init"] = enumeration(c.model.init, "torch, gpt2");
-  auto& t = s["train"];
-  t["protocol"] = enumeration(c.train.protocol, "paper, causal");
-  t["epochs"] = integer(c.train.epochs, 1, 1 << 20);
-  t["windows_per_epoch"] = integer(c.train.windows_per_epoch, 1, kBig);
-  t["tokens"] = integer(c.train.tokens, 0, kBig);
-  t["batch"] = integer(c.train.batch, 1, 1 << 16);
-  t["lr"] = real(c.train.lr, 0.0, 10.0, true);
-  t["beta1"] = real(c.train.beta1, 0.0, 0.999999);
-  t["beta2"] = real(c.train.beta2, 0.0, 0.999999999);
-  t["eps"] = real(c.train.eps, 0.0, 1.0, true);
-  t["weight_decay"] = real(c.train.weight_decay, 0.0, 10.0);
-  t["schedule"] = enumeration(c.train.schedule, "constant, cosine");
-  t["warmup_steps"] = integer(c.train.warmup_steps, 0, kBig);
-  t["min_lr_ratio"] = real(c.train.min_lr_ratio, 0.0, 1.0);
-  t["grad_clip"] = real(c.train.grad_clip, 0.0, 1e9);
-  t["eval_windows"] = integer(c.train.eval_windows, 0, kBig);
-  t["eval_every"] = integer(c.train.eval_every, 0, kBig);
-  t["patience"] = integer(c.train.patience, 0, 1 << 20);
-  t["restore_best"] = boolean(c.train.restore_best);
-  t["seed"] = integer(c.train.seed, 0, std::numeric_limits<int64_t>::max());
-  t["threads"] = integer(c.train.threads, 1, 1024);
-  t["diverge_loss"] = real(c.train.diverge_loss, 0.0, 1e30, true);
+}
+
+template <class>
+constexpr bool kUnhandledType = false;
+
+// The setter of one field of the table (run/fields.hpp), chosen by the member's type.
+template <class T>
+Setter setter_for(const FieldInfo& f, T& member) {
+  if constexpr (std::is_enum_v<T>)
+    return enumeration(member, f.choices);
+  else if constexpr (std::is_same_v<T, bool>)
+    return boolean(member);
+  else if constexpr (std::is_integral_v<T>)
+    return integer(member, integer_bound(f.lo), integer_bound(f.hi));
+  else if constexpr (std::is_same_v<T, double>)
+    return real(member, f.lo, f.hi, f.lo_open);
+  else if constexpr (std::is_same_v<T, std::string>)
+    return f.choices ? text_choice(member, f.choices) : string(member);
+  else if constexpr (std::is_same_v<T, std::vector<int>>)
+    return int_list(member, int(f.lo), int(f.hi));
+  else if constexpr (std::is_same_v<T, std::vector<double>>)
+    return fraction_list(member);
+  else if constexpr (std::is_same_v<T, std::vector<int64_t>>)
+    return token_limits(member);
+  else
+    static_assert(kUnhandledType<T>, "a field type without a spec setter");
+}
+
+// The schema: section -> key -> setter bound to cfg's fields, one per field of the table that a
+// spec may set.
+using Schema = std::map<std::string, std::map<std::string, Setter>>;
+
+Schema make_schema(RunConfig& c) {
+  Schema s;
+  for_each_field(c, [&s](const FieldInfo& f, auto& member, const auto&) {
+    if (f.in_spec) s[f.section][f.key] = setter_for(f, member);
+  });
   return s;
 }
 
@@ -324,15 +323,6 @@ void FieldWriter::apply(const std::string& dotted_key, const toml::node& value,
     }
   }
   issues.push_back(issue_at(file, value, dotted_key, "unknown key"));
-}
-
-bool is_known_field(const std::string& dotted_key) {
-  RunConfig scratch;
-  Schema schema = make_schema(scratch);
-  auto dot = dotted_key.find('.');
-  if (dot == std::string::npos) return false;
-  auto sec = schema.find(dotted_key.substr(0, dot));
-  return sec != schema.end() && sec->second.count(dotted_key.substr(dot + 1)) > 0;
 }
 
 void apply_override(RunConfig& cfg, const std::string& assignment, std::vector<SpecIssue>& issues) {

@@ -17,6 +17,7 @@
 #include "tinyfront/model/model.hpp"
 #include "tinyfront/run/budget.hpp"
 #include "tinyfront/run/config_json.hpp"
+#include "tinyfront/run/fields.hpp"
 #include "tinyfront/spec/job_spec.hpp"
 #include "tinyfront/util/files.hpp"
 #include "tinyfront/spec/toml_fields.hpp"

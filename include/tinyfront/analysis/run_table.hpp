@@ -47,9 +47,10 @@ std::string budget_rule(const std::string& label);
 inline const std::array<const char*, 3> kBudgetDerivedFields{
     "train.epochs", "train.windows_per_epoch", "train.tokens"};
 
-// Every field of config_to_json (same normalisation of fields that do not apply, same order) as
-// dotted name and rendered value: strings and enums as they are, numbers in shortest round-trip
-// form, lists as "[a,b]". Fast: it reads the struct directly instead of building JSON.
+// Every field of the field table (run/fields.hpp; the fields of config_to_json, with the same
+// normalisation of fields that do not apply, in the same order) as dotted name and rendered value:
+// strings and enums as they are, numbers in shortest round-trip form, lists as "[a,b]". Fast: it
+// reads the struct directly instead of building JSON.
 std::vector<std::pair<std::string, std::string>> config_fields(const RunConfig& cfg);
 // The same fields rendered the same way, but as set, without the normalisation: a value written
 // in a reference file or a spec, to compare with the config_fields of runs.
@@ -67,8 +68,7 @@ struct ConfigColumns {
   bool varies(int field) const { return values[field].size() > 1; }
 };
 
-// Fields missing from config_fields (a field added to config_to_json later) are still included,
-// read from config_to_json itself, only slower.
+// The columns are the fields of the table (run/fields.hpp), normalised as config_to_json does.
 ConfigColumns config_columns(const std::vector<const RunConfig*>& configs);
 
 }  // namespace tinyfront

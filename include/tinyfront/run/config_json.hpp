@@ -9,15 +9,17 @@
 
 namespace tinyfront {
 
-// Canonical JSON of a config: every field, grouped {"data":{...},"model":{...},"train":{...}},
-// with keys in a fixed order. Fields that do not apply to the architecture (e.g. layers of a
-// linear model) are normalised to fixed values, so equal runs compare and hash equal.
+// Canonical JSON of a config: every field of the table (run/fields.hpp), grouped
+// {"data":{...},"model":{...},"train":{...}}, in the table's order. Fields that do not apply to
+// the architecture (e.g. layers of a linear model) are normalised first (normalise), so equal runs
+// compare and hash equal.
 nlohmann::ordered_json config_to_json(const RunConfig& cfg);
 RunConfig config_from_json(const nlohmann::json& j);  // inverse of config_to_json
 
 // A run's identity: the first 16 hex digits of the FNV-1a 64 hash of the canonical JSON text,
-// leaving out train.threads and train.budget (how a run is executed or labelled does not make it
-// a different run; both are still recorded with its results).
+// leaving out the fields the table marks as not part of a run's identity (train.threads and
+// train.budget: how a run is executed or labelled does not make it a different run; both are
+// still recorded with its results) and later fields that hold their old behaviour.
 std::string run_id(const RunConfig& cfg);
 
 }  // namespace tinyfront
