@@ -26,8 +26,9 @@ declare -A DEPS=(
   [analysis]="run spec"
   [sweep]="spec"
   [search]="util"
+  [slurm]="util"
   [mpi]="sweep train"
-  [cli]="mpi store analysis search"
+  [cli]="mpi store analysis search slurm"
 )
 # Third-party headers (a prefix of the include path) -> the modules that may include them;
 # "name:private" means only in src/<name>/, never in include/tinyfront/<name>/.

@@ -7,6 +7,7 @@
 
 #include "tinyfront/cli/checks.hpp"
 #include "tinyfront/cli/commands.hpp"
+#include "tinyfront/cli/exit_codes.hpp"
 #include "tinyfront/spec/sweep_spec.hpp"
 #include "tinyfront/sweep/budget_limits.hpp"
 #include "tinyfront/train/calibrate.hpp"
@@ -117,7 +118,7 @@ Command add_plan(CLI::App& app) {
                       x["budget"].get<std::string>().c_str(), x["estimated_seconds"].get<double>());
       for (auto& o : over) std::printf("LIMIT EXCEEDED: %s\n", o.c_str());
     }
-    return over.empty() ? 0 : 3;
+    return over.empty() ? kExitOk : kExitLimitExceeded;
   };
 }
 

@@ -11,6 +11,7 @@
 
 #include "tinyfront/cli/checks.hpp"
 #include "tinyfront/cli/commands.hpp"
+#include "tinyfront/cli/exit_codes.hpp"
 #include "tinyfront/cli/report.hpp"
 #include "tinyfront/mpi/scheduler.hpp"
 #include "tinyfront/run/config_json.hpp"
@@ -208,7 +209,7 @@ Command add_sweep(CLI::App& app) {
     }
     go = world.broadcast_from_master(go);
     if (go != 1) {
-      if (!master) return go == 2 ? 2 : 1;
+      if (!master) return go == 2 ? kExitBadInput : kExitFailed;
       if (store) {
         // A failed command leaves nothing new behind: a results file this sweep created holds
         // no run yet (the failure came before any), so it and its journal go.
@@ -260,7 +261,7 @@ Command add_sweep(CLI::App& app) {
           ckpt_dir.write(id, state);
         };
       SweepOutcome outcome = run_sweep(world, spec, todo, so, cb);
-      if (!master) return 0;
+      if (!master) return kExitOk;
       if (store) store_close(*store);
 
       if (!opt->simulate) {
@@ -283,10 +284,10 @@ Command add_sweep(CLI::App& app) {
         std::cout << j.dump() << "\n";
       }
       if (outcome.interrupted) return kExitInterrupted;
-      return outcome.failed || outcome.diverged ? 1 : 0;
+      return outcome.failed || outcome.diverged ? kExitFailed : kExitOk;
     } catch (const std::exception& e) {
       if (world.size() == 1) throw;
-      abort_job(world, e.what(), 1);
+      abort_job(world, e.what(), kExitFailed);
     }
   };
 }

@@ -7,6 +7,7 @@
 
 #include "tinyfront/cli/checks.hpp"
 #include "tinyfront/cli/commands.hpp"
+#include "tinyfront/cli/exit_codes.hpp"
 #include "tinyfront/model/model.hpp"
 #include "tinyfront/run/config_json.hpp"
 #include "tinyfront/spec/job_spec.hpp"
@@ -103,7 +104,7 @@ Command add_train(CLI::App& app) {
                   r.test_bpc > 0 ? (", " + std::to_string(r.test_bpc) + " bits/char").c_str() : "");
       std::printf("wall time  %.2f s  (%.0f tokens/s)\n", r.wall_seconds, r.tokens_per_second);
     }
-    return r.status == RunStatus::done ? 0 : 1;
+    return r.status == RunStatus::done ? kExitOk : kExitFailed;
   };
 }
 
