@@ -351,6 +351,35 @@ TEST(StoreRoundTrip, RejectsUnstorableRecordsWithoutWriting) {
   EXPECT_EQ(store_read_runs(path).size(), 1u);
 }
 
+TEST(StoreRoundTrip, GroupCommitIsOneWriteAllOrNothing) {
+  TempDir dir;
+  const std::string path = dir.file("results.h5");
+  StoreOptions opt;
+  opt.fold_every_records = 0;
+  opt.fold_every_seconds = 0;
+  std::vector<RunRecord> recs;
+  {
+    ResultsStore s = store_create(path, kSpec, opt);
+    for (int i = 0; i < 5; ++i) recs.push_back(make_record(i));
+    store_append_all(s, {recs[0], recs[1], recs[2]});
+    store_append_all(s, {});  // nothing to store: no write
+    // A group with an unstorable record is refused whole, before anything is written.
+    RunRecord bad = make_record(9);
+    bad.run_id = "../etc";
+    const std::string before = read_bytes(path + ".journal");
+    expect_error([&] { store_append_all(s, {recs[3], bad}); }, {"run id"});
+    EXPECT_EQ(read_bytes(path + ".journal"), before);
+    store_append_all(s, {recs[3], recs[4]});
+    EXPECT_EQ(store_status(s, recs[4].run_id), RunStatus::done);
+    EXPECT_EQ(store_run_count(s), 5);
+    // Destroyed without store_close, as by a crash: the groups are durable in the journal.
+  }
+  auto got = store_read_runs(path, WithCurves::yes);
+  ASSERT_EQ(got.size(), 5u);
+  for (size_t i = 0; i < got.size(); ++i) expect_same_record(recs[i], got[i], true);
+  EXPECT_EQ(store_validate(path).journal_records, 5);
+}
+
 TEST(StoreCreate, RefusesExistingFileOrJournal) {
   TempDir dir;
   const std::string path = dir.file("results.h5");

@@ -92,6 +92,37 @@ TEST(StoreBench, AppendLatency) {
   std::remove((path + ".journal").c_str());
 }
 
+// Group commit: results stored per second when groups of G results share one fsync (the master
+// stores the results that arrived together as one group). Every result is durable when its
+// group's store_append_all returns.
+TEST(StoreBench, GroupCommitThroughput) {
+  if (!enabled()) GTEST_SKIP() << "set TINYFRONT_STORE_BENCH=1 to measure the results store";
+  const std::string path = bench_dir() + "/tinyfront-bench-group.h5";
+  const int n = 20000;
+  std::vector<RunRecord> recs;
+  for (int i = 0; i < n; ++i) recs.push_back(bench_record(i));
+  for (int group : {1, 8, 64, 512}) {
+    std::remove(path.c_str());
+    std::remove((path + ".journal").c_str());
+    StoreOptions opt;
+    opt.fold_every_records = 0;  // folds are timed apart (AppendLatency)
+    opt.fold_every_seconds = 0;
+    ResultsStore s = store_create(path, "bench", opt);
+    const int count = group == 1 ? 2000 : n;
+    auto t0 = Clock::now();
+    for (int i = 0; i < count; i += group) {
+      std::vector<RunRecord> g(recs.begin() + i, recs.begin() + std::min(count, i + group));
+      store_append_all(s, g);
+    }
+    const double ms = ms_since(t0);
+    store_close(s);
+    std::printf("[ bench    ] group commit of %d: %.0f results/s durable (%d results, %.1f ms)\n",
+                group, 1e3 * count / ms, count, ms);
+  }
+  std::remove(path.c_str());
+  std::remove((path + ".journal").c_str());
+}
+
 TEST(StoreBench, ResumeScanOfLargeFile) {
   if (!enabled()) GTEST_SKIP() << "set TINYFRONT_STORE_BENCH=1 to measure the results store";
   int n = 100000;

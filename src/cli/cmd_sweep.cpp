@@ -240,15 +240,19 @@ Command add_sweep(CLI::App& app) {
       so.quiet = opt->quiet;
       SchedulerCallbacks cb;
       if (master && store) {
-        cb.on_result = [&](const RunRecord& rec) {
+        cb.on_results = [&](const std::vector<RunRecord>& recs) {
           try {
-            store_append(*store, rec);
+            store_append_all(*store, recs);
           } catch (const std::exception& e) {
-            throw Error(std::string(e.what()) + "; cannot record run " + rec.run_id + " in " +
-                        opt->out + ". The runs recorded before are kept: fix the cause and run " +
-                        "the same command again to resume");
+            std::string ids;
+            for (const RunRecord& r : recs) ids += (ids.empty() ? "" : ", ") + r.run_id;
+            throw Error(std::string(e.what()) + "; cannot record run" +
+                        (recs.size() > 1 ? "s " : " ") + ids + " in " + opt->out +
+                        ". The runs recorded before are kept: fix the cause and run the same " +
+                        "command again to resume");
           }
-          if (rec.result.status != RunStatus::preempted) ckpt_dir.remove(rec.run_id);
+          for (const RunRecord& rec : recs)
+            if (rec.result.status != RunStatus::preempted) ckpt_dir.remove(rec.run_id);
         };
         cb.on_checkpoint = [&](const std::string& id, const std::string& state) {
           ckpt_dir.write(id, state);
@@ -281,6 +285,7 @@ Command add_sweep(CLI::App& app) {
         j["efficiency"] = outcome.efficiency;
         j["dispatch_ms_per_run"] = outcome.dispatch_ms_per_run;
         j["dispatch_cpu_ms_per_run"] = outcome.dispatch_cpu_ms_per_run;
+        j["commits"] = outcome.commits;
         std::cout << j.dump() << "\n";
       }
       if (outcome.interrupted) return kExitInterrupted;

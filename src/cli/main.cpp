@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   commands["export"] = cli::add_export(app);
   commands["submit"] = cli::add_submit(app);
   commands["analyze"] = cli::add_analyze(app);
+  commands["model-master"] = cli::add_model_master(app);
   // CLI11 reports an unknown subcommand as "A subcommand is required": name it instead.
   if (argc > 1 && argv[1][0] != '-' && !commands.count(argv[1])) {
     std::string known;

@@ -341,8 +341,8 @@ SweepOutcome run_sweep(const MpiWorld& mpi_world, const SweepSpec& spec,
       if (auto s = cb.load_checkpoint(ids[i])) m.checkpoint = *s;
     return m;
   };
-  auto finished = [&](const RunRecord& rec) {
-    if (cb.on_result) cb.on_result(rec);  // stored before it counts as finished
+  // Counts a run whose result is durable.
+  auto counted = [&](const RunRecord& rec) {
     count(out, rec);
     prog.finished += 1;
     out.busy_seconds += rec.finished_at - rec.started_at;
@@ -353,6 +353,13 @@ SweepOutcome run_sweep(const MpiWorld& mpi_world, const SweepSpec& spec,
       if (b.description.empty() || rec.result.test_nll < b.test_nll)
         b = {rec.result.test_nll, describe(rec.config)};
     }
+  };
+  // Stores finished runs as one group (one fsync), then counts them.
+  auto finished = [&](const std::vector<RunRecord>& recs) {
+    if (recs.empty()) return;
+    if (cb.on_results) cb.on_results(recs);  // stored before they count as finished
+    ++out.commits;
+    for (const RunRecord& rec : recs) counted(rec);
     prog.print();
     prog.publish();
   };
@@ -374,7 +381,7 @@ SweepOutcome run_sweep(const MpiWorld& mpi_world, const SweepSpec& spec,
       RunRecord rec = exec.execute(m, send_ckpt, [] { return stop_requested(); });
       prog.running = 0;
       prog.running_on.erase(0);
-      finished(rec);
+      finished({rec});
     }
   } else {
     // Messages to workers are sent without blocking: a worker may be asleep between runs, and the
@@ -399,10 +406,22 @@ SweepOutcome run_sweep(const MpiWorld& mpi_world, const SweepSpec& spec,
     int active = workers;
     std::vector<bool> busy(size_t(world.size()), false), stop_sent(size_t(world.size()), false);
     bool stopping = false;
+    // Group commit: results are stored when no further message is waiting (or the group is
+    // large), so that results arriving together share one fsync. Their workers already have
+    // their next runs; a result counts as finished only once it is durable.
+    constexpr size_t kMaxGroup = 4096;
+    std::vector<RunRecord> group;
+    auto commit = [&] {
+      finished(group);
+      group.clear();
+    };
     while (active > 0) {
       // Wait for a message, waking up now and then to notice stop signals and print progress.
       boost::optional<bmpi::status> st;
-      while (!(st = world.iprobe(bmpi::any_source, bmpi::any_tag))) {
+      if (!group.empty() &&
+          (group.size() >= kMaxGroup || !(st = world.iprobe(bmpi::any_source, bmpi::any_tag))))
+        commit();
+      while (!st && !(st = world.iprobe(bmpi::any_source, bmpi::any_tag))) {
         if (!stopping && stop_requested()) {
           stopping = true;
           out.interrupted = true;
@@ -454,8 +473,10 @@ SweepOutcome run_sweep(const MpiWorld& mpi_world, const SweepSpec& spec,
       }
       dispatch_seconds += since(t0);
       dispatch_cpu_seconds += thread_cpu_seconds() - cpu0;
-      if (!result_text.empty()) finished(record_from_json(nlohmann::json::parse(result_text)));
+      if (!result_text.empty())
+        group.push_back(record_from_json(nlohmann::json::parse(result_text)));
     }
+    commit();
     for (Pending& p : outbox) p.request.wait();
   }
   if (stop_requested()) out.interrupted = true;

@@ -19,5 +19,6 @@ Command add_analyze(CLI::App& app);
 Command add_bench(CLI::App& app);
 Command add_submit(CLI::App& app);
 Command add_sample(CLI::App& app);
+Command add_model_master(CLI::App& app);
 
 }  // namespace tinyfront::cli

@@ -24,8 +24,9 @@ struct SchedulerOptions {
 
 // What the master does with runs, results and checkpoints (the store plugs in here).
 struct SchedulerCallbacks {
-  // Called on rank 0 for every finished run (any status) before it counts as finished.
-  std::function<void(const RunRecord&)> on_result;
+  // Called on rank 0 with finished runs (any status) before they count as finished. Results that
+  // arrive together come as one group, to be made durable together (group commit: one fsync).
+  std::function<void(const std::vector<RunRecord>&)> on_results;
   // Called on rank 0 with a run's latest checkpoint (serialized TrainState).
   std::function<void(const std::string& run_id, const std::string& state)> on_checkpoint;
   // Returns a run's stored checkpoint, if any, to resume it from.
@@ -47,6 +48,7 @@ struct SweepOutcome {
   double efficiency = 0;               // busy / (workers x wall)
   double dispatch_ms_per_run = 0;      // master wall time from a worker's message to its next run
   double dispatch_cpu_ms_per_run = 0;  // master CPU time per dispatched run
+  int commits = 0;                     // group commits of results (one fsync each)
   bool interrupted = false;            // a stop signal ended the sweep early
 };
 

@@ -76,6 +76,10 @@ ResultsStore store_open(const std::string& path, const StoreOptions& options = {
 // already durable) and is reported by the next store_flush or store_close.
 void store_append(ResultsStore& store, const RunRecord& record);
 
+// Records several runs with one journal write and one fsync (group commit): all of them are
+// durable when it returns, or none is recorded and it throws. Same rules as store_append.
+void store_append_all(ResultsStore& store, const std::vector<RunRecord>& records);
+
 // Stores a dataset's vocabulary under /vocab/<name> (durable on return, like a run). Storing the
 // same vocabulary again is a no-op; a different one under the same name throws.
 void store_put_vocab(ResultsStore& store, const std::string& name, const Vocabulary& vocab);
