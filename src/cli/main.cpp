@@ -20,7 +20,7 @@ static int finish_stdout(int code) {
     const int err = errno;
     std::fprintf(stderr, "error: cannot write to standard output%s%s\n", err ? ": " : "",
                  err ? std::strerror(err) : "");
-    return code != cli::kExitOk ? code : cli::kExitFailed;
+    return code != tinyfront::cli::kExitOk ? code : tinyfront::cli::kExitFailed;
   }
   return code;
 }
