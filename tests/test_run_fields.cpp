@@ -33,11 +33,21 @@ std::string csv_value(const std::string& csv, const std::string& column) {
   std::string header, row;
   std::getline(in, header);
   std::getline(in, row);
+  // CSV cells: quoted cells (lists such as "[0.9,0.05,0.05]") may hold commas.
   auto split = [](const std::string& line) {
-    std::vector<std::string> cells;
-    std::string cell;
-    std::istringstream s(line);
-    while (std::getline(s, cell, ',')) cells.push_back(cell);
+    std::vector<std::string> cells(1);
+    bool quoted = false;
+    for (size_t i = 0; i < line.size(); ++i) {
+      const char ch = line[i];
+      if (ch == '"' && quoted && i + 1 < line.size() && line[i + 1] == '"')
+        cells.back() += '"', ++i;
+      else if (ch == '"')
+        quoted = !quoted;
+      else if (ch == ',' && !quoted)
+        cells.emplace_back();
+      else
+        cells.back() += ch;
+    }
     return cells;
   };
   auto names = split(header), values = split(row);
@@ -118,7 +128,8 @@ TEST(RunFields, TableDrivesSchemaJsonAndNormalisation) {
     if (f.in_spec) settable.push_back(table.back());
   });
   std::vector<std::string> json_fields;
-  for (auto& [section, obj] : config_to_json(c).items())
+  const auto json = config_to_json(c);  // a local: items() of a temporary would dangle
+  for (auto& [section, obj] : json.items())
     for (auto& [key, v] : obj.items()) json_fields.push_back(section + "." + key);
   EXPECT_EQ(json_fields, table);
   for (const auto& name : table)
