@@ -15,7 +15,7 @@ PACKAGES=(
   libcli11-dev nlohmann-json3-dev
   python3 python3-h5py python3-numpy python3-matplotlib python3-pandas
   slurm-wlm munge
-  procps
+  procps iproute2 util-linux
 )
 
 missing=()

@@ -39,7 +39,9 @@ TEST(Cli, UnknownOptionAndMissingSubcommandFail) {
 
 TEST(Cli, BadSpecIsOneClearLineBeforeAnyTraining) {
   TempDir dir("cli");
-  std::string spec = dir.file("bad.toml", "[model]\narch = \"linear\"\nheads = \"four\"\n");
+  std::string spec =
+      dir.file("bad.toml", "[model]\narch = \"linear\"\nheads = \"four\"\n[data]\npath = \"" +
+                               std::string(TINYFRONT_SOURCE_DIR) + "/data/tinyshakespeare.txt\"\n");
   CommandResult r = run_command(tf("train " + spec));
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_EQ(r.output, "error: " + spec + ":3:9: model.heads: expected an integer, got a string\n");

@@ -5,7 +5,9 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -546,4 +548,316 @@ TEST(Hardening, OutOfRangeNumbersAreRefused) {
     EXPECT_NE(r.output.find(c.expected), std::string::npos) << c.args << "\n" << r.output;
   }
   EXPECT_FALSE(fs::exists(dir.file("r.h5")));
+}
+
+// ---- Structure: every key and table of a spec is used or refused -------------------------------
+
+// Tables of the wrong shape ([exclude] for [[exclude]]), exclude values that could never match,
+// a subgrid named by a number, an empty spec, a spec with no corpus: each is refused with
+// file:line:col, the key and the reason, instead of being skipped (a grid silently other than
+// the one written) or defaulted (the shipped corpus trained by a spec that names none).
+TEST(Hardening, EveryKeyAndTableOfASpecIsUsedOrRefused) {
+  TempDir dir("structure");
+  const std::string head = "[defaults]\ndata.path = \"" + shakespeare_path() +
+                           "\"\nmodel.arch = \"linear\"\n[grid]\ntrain.lr = [1e-3, 2e-3]\n";
+  struct Case {
+    std::string text, expected;
+  };
+  const std::vector<Case> cases = {
+      {head + "[exclude]\ntrain.lr = 1e-3\n",
+       "s.toml:6:1: exclude: expected [[exclude]] tables (an array of tables), got a single "
+       "table: write [[exclude]], not [exclude]"},
+      {head + "[include]\ntrain.lr = 5e-3\n",
+       "s.toml:6:1: include: expected [[include]] tables (an array of tables), got a single table"},
+      {head + "[subgrid]\nname = \"a\"\n",
+       "s.toml:6:1: subgrid: expected [[subgrid]] tables (an array of tables), got a single table"},
+      {"exclude = [1, 2]\n" + head,
+       "s.toml:1:11: exclude: expected [[exclude]] tables (an array of tables), got an array of "
+       "integers"},
+      {"grid = 3\n[defaults]\ndata.path = \"" + shakespeare_path() + "\"\n",
+       "s.toml:1:8: grid: expected a table [grid]"},
+      {head + "[[exclude]]\ntrain.lr = \"fast\"\n",
+       "s.toml:7:12: exclude.train.lr: expected a number, got a string"},
+      {head + "[[exclude]]\nmodel.context = 1e9\n",
+       "s.toml:7:17: exclude.model.context: expected an integer, got a float"},
+      {head + "[[exclude]]\n", "s.toml:6:1: exclude: an exclude rule needs at least one field"},
+      {head + "[[subgrid]]\nname = 3\n",
+       "s.toml:7:8: subgrid.name: expected a string, got an integer"},
+      {head + "[[subgrid]]\nname = \"a\"\ngrid = [1]\n",
+       "s.toml:8:8: subgrid.grid: expected a table (grid.<field> = ...), got an array of "
+       "integers"},
+      {head + "[budget]\nmode = \"scaled_epochs\"\nreference = 5\n",
+       "budget.reference: expected a table (reference.<field> = value), got an integer"},
+      {"", "s.toml: the spec is empty"},
+      {"# nothing but a comment\n", "s.toml: the spec is empty"},
+      {"[defaults]\nmodel.arch = \"linear\"\n[grid]\ntrain.lr = [1e-3]\n",
+       "s.toml: data.path: no corpus given"},
+  };
+  for (const Case& c : cases) {
+    const std::string spec = dir.file("s.toml");
+    std::ofstream(spec, std::ios::trunc) << c.text;
+    std::string got;
+    try {
+      load_sweep_spec(spec);
+      got = "(accepted)";
+    } catch (const SpecError& e) {
+      got = e.what();
+    }
+    EXPECT_NE(got.find(c.expected), std::string::npos)
+        << "spec:\n"
+        << c.text << "\nexpected: " << c.expected << "\ngot: " << got;
+  }
+  // The same through the commands, which must not create a file.
+  const std::string empty = dir.file("empty.toml");
+  std::ofstream(empty).flush();
+  for (const std::string& cmd : {tf("plan " + empty), tf("train " + empty),
+                                 tf("submit " + empty + " --dry-run -o " + dir.file("e.h5")),
+                                 mpiexec(2, "sweep " + empty + " --out " + dir.file("e.h5"))}) {
+    CommandResult r = run_command(within(60, cmd));
+    EXPECT_EQ(r.exit_code, 2) << cmd << "\n" << r.output;
+    EXPECT_NE(r.output.find("empty.toml: the spec is empty"), std::string::npos) << cmd << "\n"
+                                                                                 << r.output;
+  }
+  EXPECT_FALSE(fs::exists(dir.file("e.h5")));
+  const std::string job = dir.file("job.toml", "[model]\narch = \"linear\"\n");
+  CommandResult r = run_command(tf("train " + job));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("job.toml: data.path: no corpus given"), std::string::npos) << r.output;
+  // An exclude that matches keeps working: the rule above is the written one, not the default.
+  const std::string ok = dir.file("ok.toml", head + "[[exclude]]\ntrain.lr = 1e-3\n");
+  EXPECT_EQ(load_sweep_spec(ok).runs.size(), 1u);
+}
+
+// ---- Unclear errors ---------------------------------------------------------------------------
+
+// Each names the file or option and says what is wrong, in words: no raw JSON, HDF5 or
+// std::vector text. Paths are bytes: a file named in Latin-1 is a file like any other.
+TEST(Hardening, ErrorsNameTheFileAndTheReasonInWords) {
+  TempDir dir("unclear");
+  const std::string job = tiny_job(dir, "job.toml");
+  const std::string spec = tiny_spec(dir, "s.toml", 2);
+  auto no_library_text = [](const CommandResult& r, const std::string& cmd) {
+    for (const char* raw : {"json.exception", "[json", "std::vector", "max_size()", "HDF5:", "H5F",
+                            "bad_alloc", "what():"})
+      EXPECT_EQ(r.output.find(raw), std::string::npos) << raw << " in: " << cmd << "\n" << r.output;
+  };
+  // Bytes that are not UTF-8 in a --set value.
+  for (const std::string& cmd :
+       {tf("train " + job + " --set \"data.name=caf$(printf '\\351')\""),
+        tf("plan " + spec + " --set \"data.name=caf$(printf '\\351')\""),
+        tf("plan " + spec + " --set \"sweep.name=caf$(printf '\\351')\"")}) {
+    CommandResult r = run_command(cmd);
+    EXPECT_EQ(r.exit_code, 2) << cmd << "\n" << r.output;
+    EXPECT_NE(r.output.find("name: the value is not valid UTF-8 (byte 0xe9 at offset 3)"),
+              std::string::npos)
+        << cmd << "\n"
+        << r.output;
+    no_library_text(r, cmd);
+  }
+  // A Latin-1 file name is accepted: spec, weights and results files.
+  const std::string latin = dir.file("caf\xe9");
+  fs::copy_file(job, latin + ".toml");
+  fs::copy_file(spec, latin + "-sweep.toml");
+  {
+    CommandResult r =
+        run_command(tf("train '" + latin + ".toml' -q --save-weights '" + latin + ".h5'"));
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    r = run_command(tf("sample '" + latin + ".h5' --tokens 5"));
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    r = run_command(tf("plan '" + latin + "-sweep.toml' --flops-per-second 1e10"));
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    r = run_command(mpiexec(2, "sweep '" + latin + "-sweep.toml' --out '" + latin + "-r.h5' -q"));
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    r = run_command(tf("status '" + latin + "-r.h5'"));
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+  }
+  // --set sweep.* errors are blamed on the option, not on line 1 of the spec.
+  {
+    CommandResult r = run_command(tf("plan " + spec + " --set sweep.threads_per_rank=0"));
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_NE(r.output.find("<command line>: sweep.threads_per_rank: expected an integer in [1, "
+                            "1024], got 0 (from --set)"),
+              std::string::npos)
+        << r.output;
+    EXPECT_EQ(r.output.find("s.toml:1:"), std::string::npos) << r.output;
+  }
+  // sample on damaged weights files: truncated, garbage, a results file, a flipped byte.
+  const std::string weights = dir.file("w.h5");
+  ASSERT_EQ(run_command(tf("train " + job + " -q --save-weights " + weights)).exit_code, 0);
+  const std::string bytes = read_text(weights);
+  std::ofstream(dir.file("truncated.h5"), std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  std::string garbage = bytes.substr(0, 8);  // the HDF5 signature, then noise
+  for (size_t i = 8; i < 4096; ++i) garbage += char((i * 2654435761u) >> 13);
+  std::ofstream(dir.file("garbage.h5"), std::ios::binary) << garbage;
+  std::string flipped = bytes;
+  for (size_t i = 100; i < 116; ++i) flipped[i] = char(~flipped[i]);  // metadata, checksummed
+  std::ofstream(dir.file("flipped.h5"), std::ios::binary) << flipped;
+  ASSERT_EQ(
+      run_command(mpiexec(2, "sweep " + spec + " --out " + dir.file("r.h5") + " -q")).exit_code, 0);
+  for (const char* name : {"truncated.h5", "garbage.h5", "flipped.h5", "r.h5"}) {
+    const std::string cmd = tf("sample " + dir.file(name) + " --tokens 5");
+    CommandResult r = run_command(within(60, cmd));
+    EXPECT_NE(r.exit_code, 0) << cmd << "\n" << r.output;
+    EXPECT_NE(r.exit_code, 124) << "hung: " << cmd;
+    EXPECT_NE(r.output.find("error: " + dir.file(name) + ": "), std::string::npos) << cmd << "\n"
+                                                                                   << r.output;
+    no_library_text(r, cmd);
+  }
+  // submit -N 0: the option and its range, in plain numbers.
+  {
+    CommandResult r = run_command(tf("submit " + spec + " --dry-run -N 0"));
+    EXPECT_NE(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("expected an integer in [1, 1048576], got '0'"), std::string::npos)
+        << r.output;
+    EXPECT_LT(r.output.size(), 300u) << r.output;
+  }
+}
+
+// ---- A results file lost mid-sweep ------------------------------------------------------------
+
+namespace {
+// Run records in a journal (one JSON line each, with a "row"; vocabularies have none).
+int journal_records(const std::string& journal) {
+  const std::string text = read_text(journal);
+  int n = 0;
+  for (size_t at = text.find("\"row\":{"); at != std::string::npos;
+       at = text.find("\"row\":{", at + 1))
+    ++n;
+  return n;
+}
+}  // namespace
+
+// The results file deleted (or replaced by another file) while a sweep writes it: the sweep stops
+// within about a second, not after training everything, and says that the recorded runs are in
+// the journal and how to recover; running the same command again rebuilds the file from the
+// journal alone and finishes the sweep with every run present, none trained twice.
+TEST(Hardening, ResultsFileLostMidSweepIsRecoveredFromTheJournal) {
+  TempDir dir("lost");
+  // Six runs of a few seconds each (one worker): time to lose the file between runs.
+  std::string lrs;
+  for (int i = 0; i < 6; ++i) lrs += (i ? ", " : "") + std::to_string(1e-3 * (i + 1));
+  const std::string spec = dir.file(
+      "s.toml", "[sweep]\nname = \"lost\"\n[defaults]\ndata.path = \"" + shakespeare_path() +
+                    "\"\nmodel.arch = \"linear\"\nmodel.d_model = 8\nmodel.context = 8\n"
+                    "train.epochs = 1\ntrain.windows_per_epoch = 20000\ntrain.batch = 32\n"
+                    "train.eval_windows = 200\n[grid]\ntrain.lr = [" +
+                    lrs + "]\n");
+  const std::string results = dir.file("r.h5"), journal = results + ".journal";
+  const std::string sweep = mpiexec(2, "sweep " + spec + " --out " + results + " -q");
+
+  for (const bool replace : {false, true}) {
+    SCOPED_TRACE(replace ? "replaced by another file" : "deleted");
+    fs::remove_all(dir.file("r.h5.ckpt"));
+    fs::remove(results);
+    fs::remove(journal);
+    Background job(within(600, sweep), dir.file("log"));
+    const auto start = Clock::now();
+    while (journal_records(journal) < 1 && seconds_since(start) < 300) sleep_seconds(0.05);
+    ASSERT_GE(journal_records(journal), 1) << "no run recorded in 300 s";
+    std::string other_bytes;
+    if (replace) {
+      const std::string other = dir.file("other.h5");
+      fs::remove(other);
+      {
+        ResultsStore s = store_create(other, "another sweep");
+        store_close(s);
+      }
+      fs::remove(other + ".journal");
+      other_bytes = read_text(other);
+      fs::rename(other, results);
+    } else {
+      fs::remove(results);
+    }
+    const auto lost_at = Clock::now();
+    const int code = job.wait();
+    const double took = seconds_since(lost_at);
+    const std::string log = read_text(dir.file("log"));
+    EXPECT_NE(code, 0) << log;
+    EXPECT_LT(took, 30) << "the sweep went on for " << took << " s after losing its file";
+    EXPECT_LT(journal_records(journal), 6) << "every run trained before the loss was noticed";
+    EXPECT_NE(log.find(results + ": the results file was " +
+                       (replace ? std::string("replaced by another file") : "deleted") +
+                       " while this sweep was writing it"),
+              std::string::npos)
+        << log;
+    EXPECT_NE(log.find("safe in its journal " + journal), std::string::npos) << log;
+    EXPECT_NE(log.find("run the same command again: it rebuilds " + results), std::string::npos)
+        << log;
+    EXPECT_EQ(log.find("cannot open"), std::string::npos) << log;
+    if (replace) {
+      EXPECT_NE(log.find("move the file now at " + results + " away"), std::string::npos) << log;
+      // The other file is not touched, and not replaced by the rebuild: it must be moved away.
+      EXPECT_EQ(read_text(results), other_bytes);
+      fs::rename(results, dir.file("moved-away.h5"));
+    }
+    const int recorded = journal_records(journal);
+
+    // Recovery from the journal alone: every run present, the recorded ones not trained again.
+    CommandResult again =
+        run_command(within(600, mpiexec(2, "sweep " + spec + " --out " + results)));
+    ASSERT_EQ(again.exit_code, 0) << again.output;
+    EXPECT_NE(again.output.find("r.h5 was missing: rebuilt it from its journal"), std::string::npos)
+        << again.output;
+    EXPECT_NE(again.output.find("resuming " + results + ": " + std::to_string(recorded) +
+                                " of 6 runs already recorded"),
+              std::string::npos)
+        << again.output;
+    std::vector<RunRecord> runs = store_read_runs(results);
+    EXPECT_EQ(runs.size(), 6u);
+    for (const RunRecord& r : runs) EXPECT_EQ(r.result.status, RunStatus::done) << r.run_id;
+  }
+}
+
+// ---- Stop signals to the whole job ------------------------------------------------------------
+
+// SIGUSR1 to mpirun (forwarded to every rank) and SIGINT (Ctrl-C) to tinyfront itself: every
+// run checkpoints, is recorded as preempted, and the job exits with 75; the same command then
+// finishes from the checkpoints. SIGTERM to mpirun reaches every rank too and they checkpoint,
+// but Open MPI's mpirun exits with 1 whatever its ranks return (its abort path sets the status
+// before they end): nothing is lost, and the resume below proves it.
+TEST(Hardening, StopSignalsToTheWholeJobCheckpointAndTheSweepResumes) {
+  TempDir dir("signals");
+  const std::string spec = dir.file(
+      "s.toml", "[sweep]\nname = \"sig\"\ncheckpoint_seconds = 0\n[defaults]\ndata.path = \"" +
+                    shakespeare_path() +
+                    "\"\nmodel.arch = \"mlp\"\nmodel.d_model = 32\nmodel.context = 16\n"
+                    "train.epochs = 1\ntrain.windows_per_epoch = 100000\n"
+                    "train.eval_windows = 100\n[grid]\ntrain.lr = [1e-3]\n");
+  struct Case {
+    std::string name;
+    int ranks, signal, expected_exit;
+  };
+  const std::vector<Case> cases = {{"SIGUSR1 to mpirun", 2, SIGUSR1, 75},
+                                   {"SIGTERM to mpirun", 2, SIGTERM, 1},
+                                   {"SIGINT to tinyfront", 1, SIGINT, 75}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::string results = dir.file("r.h5");
+    fs::remove(results);
+    fs::remove(results + ".journal");
+    fs::remove_all(results + ".ckpt");
+    const std::string cmd = c.ranks > 1 ? mpiexec(c.ranks, "sweep " + spec + " --out " + results)
+                                        : tf("sweep " + spec + " --out " + results);
+    Background job(within(600, cmd), dir.file("log"));
+    const auto start = Clock::now();
+    // Running: the results file holds the vocabulary, and training has started.
+    while (!fs::exists(results + ".progress.json") && seconds_since(start) < 300)
+      sleep_seconds(0.1);
+    sleep_seconds(2);
+    // `within` runs timeout, which runs the launcher: signal the launcher, not timeout.
+    const std::string pids = run_command("pgrep -P " + std::to_string(job.pid)).output;
+    ASSERT_FALSE(pids.empty()) << "no launcher process under " << job.pid;
+    ::kill(pid_t(std::stol(pids)), c.signal);
+    const int code = job.wait();
+    EXPECT_EQ(code, c.expected_exit) << job.output();
+    std::vector<RunRecord> runs = store_read_runs(results);
+    ASSERT_EQ(runs.size(), 1u) << job.output();
+    EXPECT_EQ(runs[0].result.status, RunStatus::preempted) << job.output();
+    EXPECT_FALSE(fs::is_empty(results + ".ckpt")) << "no checkpoint written";
+    // The sweep resumes from the checkpoint and finishes.
+    CommandResult again =
+        run_command(within(900, mpiexec(2, "sweep " + spec + " --out " + results + " -q")));
+    ASSERT_EQ(again.exit_code, 0) << again.output;
+    EXPECT_EQ(store_read_runs(results)[0].result.status, RunStatus::done);
+  }
 }

@@ -100,7 +100,7 @@ TEST(JobSpec, HeadsMustDivideDModel) {
 }
 
 TEST(JobSpec, SetOverridesAndReportsBadOverrides) {
-  std::string p = write_spec("ok.toml", "[model]\narch = \"linear\"\n");
+  std::string p = write_spec("ok.toml", "[data]\n" + kData + "[model]\narch = \"linear\"\n");
   RunConfig c = load_job_spec(p, {"model.context=24", "train.lr=0.01", "model.arch=mlp"});
   EXPECT_EQ(c.model.context, 24);
   EXPECT_DOUBLE_EQ(c.train.lr, 0.01);
@@ -129,9 +129,9 @@ TEST(RunId, StableAndIgnoresIrrelevantFields) {
 }
 
 TEST(RunId, InitAndGeluTanhAreRecordedAndHashed) {
-  std::string p = write_spec("init.toml",
-                             "[model]\narch = \"transformer\"\ninit = \"gpt2\"\n"
-                             "activation = \"gelu_tanh\"\n");
+  std::string p = write_spec("init.toml", "[data]\n" + kData +
+                                              "[model]\narch = \"transformer\"\ninit = \"gpt2\"\n"
+                                              "activation = \"gelu_tanh\"\n");
   RunConfig g = load_job_spec(p);
   EXPECT_EQ(g.model.init, Init::gpt2);
   EXPECT_EQ(g.model.activation, Activation::gelu_tanh);

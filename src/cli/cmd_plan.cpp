@@ -11,6 +11,7 @@
 #include "tinyfront/spec/sweep_spec.hpp"
 #include "tinyfront/sweep/budget_limits.hpp"
 #include "tinyfront/train/calibrate.hpp"
+#include "tinyfront/util/auto_threads.hpp"
 
 namespace tinyfront::cli {
 
@@ -40,7 +41,10 @@ Command add_plan(CLI::App& app) {
   sub->add_flag("--json", opt->json, "One JSON object on stdout");
   return [opt]() -> int {
     SweepSpec spec = load_sweep_spec(opt->spec, opt->sets);
-    const int threads = spec.settings.threads_per_rank;
+    // "auto": estimate with what a rank started here would take.
+    const int threads = spec.settings.threads_per_rank == kAutoThreads
+                            ? auto_threads().threads
+                            : spec.settings.threads_per_rank;
     double fps = opt->flops_per_second > 0 ? opt->flops_per_second
                                            : measure_training_flops_per_second(threads, 0.5);
     struct Group {

@@ -147,8 +147,19 @@ Command add_sweep(CLI::App& app) {
           // Resume: what the file already holds decides what runs. store_scan reads only ids
           // and statuses (fast on 100,000-run files); full records only to explain a mismatch.
           std::map<std::string, RunStatus> stored;
+          if (!fs::exists(opt->out) && fs::exists(opt->out + ".journal")) {
+            // The results file was lost (deleted mid-sweep, or moved away after being replaced)
+            // but its journal holds the runs recorded since the last fold: rebuild from it.
+            store = store_rebuild_from_journal(opt->out, stored_spec_text(spec, opt->sets));
+            // Always said, even with -q: runs folded into the lost file are not in the journal.
+            std::fprintf(stderr,
+                         "[%s] %s was missing: rebuilt it from its journal %s.journal (%lld runs "
+                         "recovered; runs that were only in the lost file run again)\n",
+                         spec.settings.name.c_str(), opt->out.c_str(), opt->out.c_str(),
+                         (long long)store_run_count(*store));
+          }
           if (fs::exists(opt->out)) {
-            store = store_open(opt->out);
+            if (!store) store = store_open(opt->out);
             const std::set<std::string> ids(run_ids.begin(), run_ids.end());
             bool foreign = false;
             for (const RunSummary& s : store_scan(opt->out)) {
@@ -244,6 +255,11 @@ Command add_sweep(CLI::App& app) {
           try {
             store_append_all(*store, recs);
           } catch (const std::exception& e) {
+            // Recorded in the journal, then the results file was found lost: e says it all.
+            bool recorded = true;
+            for (const RunRecord& r : recs)
+              recorded = recorded && store_status(*store, r.run_id) == r.result.status;
+            if (recorded) throw;
             std::string ids;
             for (const RunRecord& r : recs) ids += (ids.empty() ? "" : ", ") + r.run_id;
             throw Error(std::string(e.what()) + "; cannot record run" +
@@ -258,7 +274,12 @@ Command add_sweep(CLI::App& app) {
           ckpt_dir.write(id, state);
         };
         cb.load_checkpoint = [&](const std::string& id) { return ckpt_dir.read(id); };
-        cb.on_progress = [&](const SweepProgress& p) { progress_write(opt->out, p); };
+        cb.on_progress = [&](const SweepProgress& p) {
+          // A results file deleted or replaced mid-sweep is noticed within a second or so, not
+          // after every run has trained.
+          store_check_file(*store);
+          progress_write(opt->out, p);
+        };
       }
       if (!master && !opt->shared_checkpoints.empty())
         cb.worker_checkpoint = [&](const std::string& id, const std::string& state) {

@@ -24,6 +24,7 @@
 #include "tinyfront/run/state_io.hpp"
 #include "tinyfront/sweep/budget_limits.hpp"
 #include "tinyfront/train/trainer.hpp"
+#include "tinyfront/util/auto_threads.hpp"
 #include "tinyfront/util/error.hpp"
 #include "tinyfront/util/system.hpp"
 #include "world_impl.hpp"
@@ -49,6 +50,7 @@ void install_stop_handlers() {
   sa.sa_handler = on_stop_signal;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);  // Ctrl-C: checkpoint and stop, like SIGTERM
   sigaction(SIGUSR1, &sa, nullptr);
 }
 bool stop_requested() {
@@ -92,6 +94,9 @@ struct Executor {
                     const std::function<bool()>& should_stop) {
     RunRecord rec;
     rec.config = config_from_json(nlohmann::json::parse(msg.config_json));
+    // threads_per_rank = "auto" is resolved here, where the run trains, and recorded resolved.
+    // A malformed SLURM_CPUS_PER_TASK or OMP_NUM_THREADS throws: fatal for the job, not a run.
+    if (rec.config.train.threads == kAutoThreads) rec.config.train.threads = auto_threads().threads;
     rec.run_id = run_id(rec.config);
     rec.rank = rank;
     rec.host = host_name();

@@ -13,6 +13,7 @@
 #include "tinyfront/run/fields.hpp"
 #include "tinyfront/util/files.hpp"
 #include "tinyfront/spec/toml_fields.hpp"
+#include "tinyfront/util/utf8.hpp"
 
 namespace tinyfront {
 
@@ -336,6 +337,13 @@ void apply_override(RunConfig& cfg, const std::string& assignment, std::vector<S
   std::string section = assignment.substr(0, dot);
   std::string key = assignment.substr(dot + 1, eq - dot - 1);
   std::string value = assignment.substr(eq + 1);
+  // Spec values are text (TOML and the JSON of results files are UTF-8): bytes that are not
+  // UTF-8 are refused here, by name, rather than failing later inside a JSON library.
+  if (auto bad = utf8_problem(value); !bad.empty()) {
+    issues.push_back({"<command line>", 0, 0, "--set " + section + "." + key,
+                      "the value is " + bad + "; spec values must be UTF-8 text"});
+    return;
+  }
   // Parse the value as TOML; a bare word that is not valid TOML is taken as a string.
   toml::table doc;
   try {
@@ -395,6 +403,10 @@ RunConfig load_job_spec(const std::string& path, const std::vector<std::string>&
                       "TOML syntax error: " + std::string(e.description())}});
   }
   RunConfig cfg;
+  cfg.data.path.clear();  // no default corpus: a spec must name one
+  if (root.empty())
+    issues.push_back(
+        {path, 0, 0, "", "the spec is empty (expected [data] path = \"...\", [model], [train])"});
   for (auto&& [k, node] : root) {
     std::string s(k.str());
     if (s != "data" && s != "model" && s != "train")
@@ -402,6 +414,8 @@ RunConfig load_job_spec(const std::string& path, const std::vector<std::string>&
   }
   apply_spec_table(cfg, root, path, issues);
   for (auto& o : overrides) apply_override(cfg, o, issues);
+  if (cfg.data.path.empty() && !root.empty())
+    issues.push_back({path, 0, 0, "data.path", "no corpus given: set path in [data]"});
   validate_config(cfg, path, issues);
   if (!issues.empty()) throw SpecError(issues);
   return cfg;

@@ -19,8 +19,10 @@
 #include "tinyfront/run/config_json.hpp"
 #include "tinyfront/run/fields.hpp"
 #include "tinyfront/spec/job_spec.hpp"
-#include "tinyfront/util/files.hpp"
 #include "tinyfront/spec/toml_fields.hpp"
+#include "tinyfront/util/auto_threads.hpp"
+#include "tinyfront/util/files.hpp"
+#include "tinyfront/util/utf8.hpp"
 
 namespace fs = std::filesystem;
 
@@ -164,11 +166,33 @@ std::string field_json(const RunConfig& c, const std::string& field) {
   return j[field.substr(0, dot)][field.substr(dot + 1)].dump();
 }
 
-std::string node_json(const std::string& field, const toml::node& n, const std::string& file) {
+// The value of an exclude rule as canonical JSON; a value of the wrong type or range could never
+// match any run, so it is an issue (keyed exclude.<field>), not a rule that silently drops nothing.
+std::string node_json(const std::string& field, const toml::node& n, const std::string& file,
+                      Issues& issues) {
   RunConfig c;
-  Issues ignore;
-  apply_field(c, field, n, file, ignore);
+  Issues local;
+  apply_field(c, field, n, file, local);
+  for (auto& i : local) {
+    i.key = "exclude." + i.key;
+    issues.push_back(i);
+  }
   return field_json(c, field);
+}
+
+std::string node_kind(const toml::node& n) {
+  if (n.is_table()) return "a table";
+  if (n.is_array()) {
+    const toml::array& a = *n.as_array();
+    if (a.empty()) return "an empty array";
+    const std::string item = node_kind(a.front());  // "an integer" -> "integers"
+    return "an array of " + item.substr(item.find(' ') + 1) + "s";
+  }
+  if (n.is_string()) return "a string";
+  if (n.is_integer()) return "an integer";
+  if (n.is_floating_point()) return "a float";
+  if (n.is_boolean()) return "a boolean";
+  return "a date/time";
 }
 
 }  // namespace
@@ -201,6 +225,26 @@ SweepSpec load_sweep_spec(const std::string& path, const std::vector<std::string
       issues.push_back(at(path, v, std::string(k.str()),
                           "unknown section (expected sweep, defaults, grid, subgrid, exclude, "
                           "include, budget)"));
+  // Every section is read or refused: one of the wrong shape ([exclude] written for
+  // [[exclude]], `grid = 3`) would otherwise be skipped, and the grid silently differ.
+  if (root.empty())
+    issues.push_back({path, 0, 0, "",
+                      "the spec is empty (expected at least [defaults] with data.path; see "
+                      "docs/sweep-spec.md)"});
+  for (const char* name : {"sweep", "defaults", "grid", "budget"})
+    if (const toml::node* n = root.get(name); n && !n->is_table())
+      issues.push_back(at(path, *n, name, "expected a table [" + std::string(name) + "]"));
+  for (const char* name : {"subgrid", "exclude", "include"}) {
+    const toml::node* n = root.get(name);
+    if (!n) continue;
+    const std::string want = "expected [[" + std::string(name) + "]] tables (an array of tables)";
+    if (n->is_table())
+      issues.push_back(
+          at(path, *n, name,
+             want + ", got a single table: write [[" + name + "]], not [" + name + "]"));
+    else if (!n->is_array_of_tables())
+      issues.push_back(at(path, *n, name, want + ", got " + node_kind(*n)));
+  }
 
   // [sweep]
   SweepSettings& S = spec.settings;
@@ -229,6 +273,13 @@ SweepSpec load_sweep_spec(const std::string& path, const std::vector<std::string
       if (!v.is_string()) return issues.push_back(at(path, v, name, "expected a string"));
       S.name = *v.value<std::string>();
     } else if (key == "threads_per_rank") {
+      // "auto": each rank picks its own count where it runs (util/auto_threads.hpp).
+      if (v.is_string()) {
+        if (*v.value<std::string>() != "auto")
+          return issues.push_back(at(path, v, name, "expected an integer or \"auto\""));
+        S.threads_per_rank = kAutoThreads;
+        return;
+      }
       int64_t x = S.threads_per_rank;
       whole(x, 1, 1024);
       S.threads_per_rank = int(x);
@@ -256,6 +307,8 @@ SweepSpec load_sweep_spec(const std::string& path, const std::vector<std::string
 
   // [defaults]
   RunConfig defaults;
+  // No default corpus: a spec that names none is a mistake, not a request for Tiny Shakespeare.
+  defaults.data.path.clear();
   if (auto* t = root["defaults"].as_table()) {
     std::vector<std::pair<std::string, const toml::node*>> fields;
     flatten(*t, "", fields);
@@ -270,13 +323,25 @@ SweepSpec load_sweep_spec(const std::string& path, const std::vector<std::string
         issues.push_back({"<command line>", 0, 0, "--set " + o, "expected section.key=value"});
         continue;
       }
+      if (auto bad = utf8_problem(o.substr(eq + 1)); !bad.empty()) {
+        issues.push_back({"<command line>", 0, 0, "--set " + o.substr(0, eq),
+                          "the value is " + bad + "; spec values must be UTF-8 text"});
+        continue;
+      }
       toml::table doc;
       try {
         doc = toml::parse("v = " + o.substr(eq + 1));
       } catch (const toml::parse_error&) {
         doc = toml::table{{"v", o.substr(eq + 1)}};
       }
+      // Blame the option, not line 1 of the spec: the value was parsed from the command line.
+      const size_t first = issues.size();
       read_sweep_key(o.substr(6, eq - 6), *doc.get("v"));
+      for (size_t i = first; i < issues.size(); ++i) {
+        issues[i].file = "<command line>";
+        issues[i].line = issues[i].column = 0;
+        issues[i].reason += " (from --set)";
+      }
     } else {
       apply_override(defaults, o, issues);
     }
@@ -316,13 +381,18 @@ SweepSpec load_sweep_spec(const std::string& path, const std::vector<std::string
       Subgrid sg;
       for (auto&& [k, v] : *t) {
         std::string key(k.str());
-        if (key == "name")
-          sg.name = v.value<std::string>().value_or("");
-        else if (key == "set" && v.is_table()) {
+        if (key == "name") {
+          if (!v.is_string())
+            issues.push_back(at(path, v, "subgrid.name", "expected a string, got " + node_kind(v)));
+          sg.name = v.value_or(std::string());
+        } else if ((key == "set" || key == "grid") && !v.is_table()) {
+          issues.push_back(at(path, v, "subgrid." + key,
+                              "expected a table (" + key + ".<field> = ...), got " + node_kind(v)));
+        } else if (key == "set") {
           flatten(*v.as_table(), "", sg.set);
           RunConfig scratch = defaults;
           for (auto& [f, n] : sg.set) apply_field(scratch, f, *n, path, issues);
-        } else if (key == "grid" && v.is_table())
+        } else if (key == "grid")
           read_axes(*v.as_table(), sg.axes);
         else
           issues.push_back(at(path, v, "subgrid." + key,
@@ -338,9 +408,11 @@ SweepSpec load_sweep_spec(const std::string& path, const std::vector<std::string
   if (auto* arr = root["exclude"].as_array()) {
     for (auto& e : *arr) {
       const toml::table* t = e.as_table();
-      if (!t) continue;
+      if (!t) continue;  // refused above
       std::vector<std::pair<std::string, const toml::node*>> fields;
       flatten(*t, "", fields);
+      if (fields.empty())
+        issues.push_back(at(path, e, "exclude", "an exclude rule needs at least one field"));
       std::vector<std::pair<std::string, std::set<std::string>>> rule;
       for (auto& [f, n] : fields) {
         if (!is_known_field(f)) {
@@ -348,7 +420,7 @@ SweepSpec load_sweep_spec(const std::string& path, const std::vector<std::string
           continue;
         }
         std::set<std::string> vals;
-        for (auto* v : axis_values(f, *n)) vals.insert(node_json(f, *v, path));
+        for (auto* v : axis_values(f, *n)) vals.insert(node_json(f, *v, path, issues));
         rule.emplace_back(f, vals);
       }
       excludes.push_back(rule);
@@ -397,7 +469,10 @@ SweepSpec load_sweep_spec(const std::string& path, const std::vector<std::string
       } else if (key == "convention") {
         if (!parse_enum(v.value<std::string>().value_or(""), iso_convention))
           issues.push_back(at(path, v, "budget.convention", "expected study, kaplan or exact"));
-      } else if (key == "reference" && v.is_table()) {
+      } else if (key == "reference" && !v.is_table()) {
+        issues.push_back(at(path, v, "budget.reference",
+                            "expected a table (reference.<field> = value), got " + node_kind(v)));
+      } else if (key == "reference") {
         flatten(*v.as_table(), "", reference);
         RunConfig scratch;
         for (auto& [f, n] : reference) apply_field(scratch, f, *n, path, issues);
@@ -530,6 +605,13 @@ SweepSpec load_sweep_spec(const std::string& path, const std::vector<std::string
         }
         if (all) return;
       }
+    }
+    if (c.data.path.empty()) {
+      const SpecIssue missing{path, 0, 0, "data.path",
+                              "no corpus given: set data.path in [defaults] (or in each "
+                              "[[subgrid]] set / [[include]])"};
+      if (seen_issue.insert(missing.to_string()).second) issues.push_back(missing);
+      return;
     }
     // Its corpus, loaded once (checks it exists and is usable, gives budget sizes).
     const std::string key = data_key(c.data);

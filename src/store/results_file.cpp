@@ -662,6 +662,12 @@ struct StoreState {
 
   std::string broken;          // non-empty: why further writes are refused
   std::string deferred_error;  // a failed automatic fold, reported by flush/close
+
+  // The snapshot this store wrote last (device, inode): a results file deleted or replaced
+  // behind the writer's back is noticed at the next record, not at the end of the sweep.
+  dev_t snapshot_dev = 0;
+  ino_t snapshot_ino = 0;
+  int64_t journal_records = 0;  // run records in the current journal
 };
 }  // namespace detail
 
@@ -729,8 +735,38 @@ fsio::Fd open_locked_journal(const std::string& jpath) {
   throw Error(jpath + ": keeps being replaced; is another process writing this results file?");
 }
 
+void note_snapshot(State& s) {
+  struct stat st;
+  if (::stat(s.path.c_str(), &st) != 0) fsio::fail_errno("stat", s.path);
+  s.snapshot_dev = st.st_dev;
+  s.snapshot_ino = st.st_ino;
+}
+
+// Refuses further writes if the results file is no longer the one this store wrote: deleted, or
+// replaced by another file (a copy, another sweep's file). Everything recorded since the last
+// fold is in the journal, which is still ours (we hold it open and locked); the message says so
+// and how to get it back.
+void check_snapshot(State& s) {
+  struct stat st;
+  const bool gone = ::stat(s.path.c_str(), &st) != 0;
+  if (!gone && st.st_dev == s.snapshot_dev && st.st_ino == s.snapshot_ino) return;
+  std::string msg =
+      s.path + ": the results file was " + (gone ? "deleted" : "replaced by another file") +
+      " while this sweep was writing it. " + "The " + std::to_string(s.journal_records) +
+      " run record(s) written since it was last updated are safe in its journal " + s.jpath +
+      (s.generation > 1 ? " (runs folded into the file before that were only in the file: restore "
+                          "it from a backup, or they run again)"
+                        : "") +
+      ". To recover: " +
+      (gone ? "" : "move the file now at " + s.path + " away (this sweep did not write it), ") +
+      "run the same command again: it rebuilds " + s.path + " from the journal and resumes";
+  s.broken = msg;
+  throw Error(msg);
+}
+
 void fold(State& s) {
   if (s.pending.empty() && s.pending_vocab.empty()) return;
+  check_snapshot(s);
   // The latest record of each run id, in first-appearance order.
   std::unordered_map<std::string, size_t> last;
   for (size_t i = 0; i < s.pending.size(); ++i) last[layout::row_run_id(s.pending[i].row)] = i;
@@ -759,11 +795,13 @@ void fold(State& s) {
     file.close("close " + tmp);
     fsio::fsync_file(tmp);
     fsio::replace_durably(tmp, s.path);
+    note_snapshot(s);
   } catch (...) {
     remove_quietly(tmp);
     throw;
   }
   s.generation += 1;
+  s.journal_records = 0;
   for (auto& c : changes) s.runs.at(layout::row_run_id(*c.row)).row = c.assigned_row;
   s.pending.clear();
   s.pending_vocab.clear();
@@ -890,6 +928,7 @@ ResultsStore store_create(const std::string& path, const std::string& spec_text,
   journal::Header jh{s.file_id, s.generation};
   s.journal = start_journal(jpath, jh, false);
   s.journal_size = (long long)journal::header_text(jh).size();
+  note_snapshot(s);
   return store;
 }
 
@@ -947,9 +986,11 @@ ResultsStore store_open(const std::string& path, const StoreOptions& options) {
   file.reset();
 
   // Validated. From here on the files may change.
+  note_snapshot(s);
   remove_quietly(path + kTmpSuffix);
   remove_quietly(jpath + kTmpSuffix);
   for (auto& e : js.entries) apply_entry(s, std::move(e));
+  s.journal_records = int64_t(s.pending.size());
   journal::Header jh{s.file_id, s.generation};
   if (!jfd) {
     // No journal (a crash right after creating the file): start one.
@@ -972,14 +1013,46 @@ ResultsStore store_open(const std::string& path, const StoreOptions& options) {
   return store;
 }
 
+ResultsStore store_rebuild_from_journal(const std::string& path, const std::string& spec_text,
+                                        const StoreOptions& options) {
+  h5::init();
+  const std::string jpath = journal_path_of(path);
+  if (fsio::exists(path)) throw Error(path + ": already exists; nothing to rebuild");
+  if (spec_text.find('\0') != std::string::npos)
+    throw Error(path + ": the spec text contains a NUL byte, which an HDF5 string cannot hold");
+  check_may_write(path, {"results file", OutputKind::file, false, nullptr});  // its directory
+  Header hdr;
+  {
+    // Locked while the new file is made, so that no other writer uses the journal meanwhile.
+    fsio::Fd jfd = open_locked_journal(jpath);
+    if (!jfd) throw Error(jpath + ": no such file: nothing to rebuild " + path + " from");
+    const journal::Contents c = journal::parse(fsio::read_all(jfd.get(), jpath), jpath);
+    for (auto& p : c.payloads) decode_entry(p, jpath);  // every record readable, or refuse
+    // The journal applies to a snapshot of its own file id and generation: an empty one.
+    hdr.spec = spec_text;
+    hdr.created_at = hdr.updated_at = now_iso8601();
+    hdr.file_id = c.header.file_id;
+    hdr.generation = c.header.generation;
+    hdr.hosts = {host_name()};
+    const std::string tmp = path + kTmpSuffix;
+    try {
+      create_empty_file(tmp, hdr);
+      fsio::fsync_file(tmp);
+      fsio::publish_no_clobber(tmp, path);
+    } catch (...) {
+      remove_quietly(tmp);
+      throw;
+    }
+  }
+  return store_open(path, options);
+}
+
+void store_check_file(ResultsStore& store) {
+  check_snapshot(usable(store));
+}
+
 void store_append(ResultsStore& store, const RunRecord& record) {
-  State& s = usable(store);
-  Row row = layout::record_to_row(record);
-  append_payload(s, encode_run(row, record.result.curve));
-  s.runs[record.run_id].status = record.result.status;
-  s.pending.push_back({std::move(row), record.result.curve});
-  note_pending(s);
-  maybe_fold(s);
+  store_append_all(store, {record});
 }
 
 void store_append_all(ResultsStore& store, const std::vector<RunRecord>& records) {
@@ -991,13 +1064,15 @@ void store_append_all(ResultsStore& store, const std::vector<RunRecord>& records
     rows.push_back(layout::record_to_row(record));  // may throw: before anything is written
     frames += journal::frame(encode_run(rows.back(), record.result.curve));
   }
-  append_frames(s, frames);
+  append_frames(s, frames);  // durable in the journal first
+  s.journal_records += int64_t(records.size());
   if (s.pending.empty() && s.pending_vocab.empty())
     s.oldest_pending = std::chrono::steady_clock::now();
   for (size_t i = 0; i < records.size(); ++i) {
     s.runs[records[i].run_id].status = records[i].result.status;
     s.pending.push_back({std::move(rows[i]), records[i].result.curve});
   }
+  check_snapshot(s);
   maybe_fold(s);
 }
 

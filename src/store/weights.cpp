@@ -1,6 +1,8 @@
 #include "tinyfront/store/weights.hpp"
 
+#include <new>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 
 #include "fsio.hpp"
 #include "h5.hpp"
@@ -77,10 +79,9 @@ bool is_weights_file(const std::string& path) {
   }
 }
 
-Weights read_weights(const std::string& path) {
-  h5::init();
-  require_regular_file(path, "weights file");
-  if (H5Fis_hdf5(path.c_str()) <= 0) throw Error(path + ": not an HDF5 weights file");
+namespace {
+
+Weights read_weights_unchecked(const std::string& path) {
   h5::Handle fapl = h5::file_access_plist();
   h5::Handle f =
       h5::file_handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl), "open weights " + path);
@@ -92,6 +93,26 @@ Weights read_weights(const std::string& path) {
   auto cfg = nlohmann::json::parse(h5::read_attr_string(f, "config").value_or("{}"));
   w.config = config_from_json(cfg);
   w.config.model.vocab = cfg["model"].value("vocab", 0);
+  // The stored config sizes every allocation below: check it as a spec would be checked, so that
+  // a damaged one is named, not met as "cannot create std::vector larger than max_size()".
+  {
+    std::vector<SpecIssue> issues;
+    const ModelConfig& m = w.config.model;
+    // Fields a model does not use are stored as 0 (a linear model's layers, heads, ff).
+    bool sizes_ok = m.vocab >= 1 && m.vocab <= (1 << 24) && m.d_model >= 1 &&
+                    m.d_model <= (1 << 16) && m.context >= 1 && m.context <= (1 << 16) &&
+                    m.layers >= 0 && m.layers <= 256 && m.heads >= 0 && m.heads <= 1024 &&
+                    m.ff >= 0 && m.ff <= (1 << 20) && m.hidden.size() <= 256 &&
+                    (!m.is_attention_family() || m.heads >= 1);
+    for (int h : m.hidden) sizes_ok = sizes_ok && h >= 1 && h <= (1 << 20);
+    if (!sizes_ok)
+      issues.push_back({path, 0, 0, "model", "sizes out of range"});
+    else
+      validate_config(w.config, path, issues);
+    if (!issues.empty())
+      throw Error("the stored model config is invalid (" + issues.front().key + ": " +
+                  issues.front().reason + ")");
+  }
   parse_enum(h5::read_attr_string(f, "tokenizer").value_or("chars"), w.vocab.kind);
   {
     h5::Handle ds = h5::dataset_handle(H5Dopen2(f, "vocab", H5P_DEFAULT), "open /vocab");
@@ -121,6 +142,47 @@ Weights read_weights(const std::string& path) {
         "read /" + name);
   }
   return w;
+}
+
+}  // namespace
+
+Weights read_weights(const std::string& path) {
+  h5::init();
+  require_regular_file(path, "weights file");
+  if (H5Fis_hdf5(path.c_str()) <= 0) {
+    h5::error_stack_text();  // clear
+    throw Error(path + ": not an HDF5 weights file");
+  }
+  // Whatever a damaged file makes fail below (HDF5, the JSON config, an absurd size), the message
+  // names the file and says it is damaged; library texts follow only as the detail.
+  auto damaged = [&](const std::string& detail) {
+    return Error(path + ": damaged or unreadable weights file: " + detail);
+  };
+  try {
+    return read_weights_unchecked(path);
+  } catch (const nlohmann::json::exception&) {
+    throw damaged("the stored model config is not valid JSON of a tinyfront config");
+  } catch (const std::bad_alloc&) {
+    throw damaged("a stored size is too large to allocate");
+  } catch (const std::length_error&) {
+    throw damaged("a stored size is too large to allocate");
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    if (what.rfind(path + ": ", 0) == 0) throw;  // already names the file and the reason
+    // HDF5's own error stack ("... (HDF5: truncated file: eof = ...)") is for developers: say
+    // what it means, and which object could not be read.
+    const size_t h5 = what.find(" (HDF5: ");
+    if (h5 == std::string::npos) throw damaged(what);
+    const std::string stack = what.substr(h5);
+    std::string reason = "HDF5 cannot read it";
+    if (stack.find("truncated") != std::string::npos)
+      reason = "the file is truncated (shorter than its own header says)";
+    else if (stack.find("checksum") != std::string::npos)
+      reason = "a checksum does not match (the file was changed or corrupted)";
+    else if (stack.find("signature") != std::string::npos)
+      reason = "an HDF5 structure is corrupted";
+    throw damaged(reason + " (" + what.substr(0, h5) + ")");
+  }
 }
 
 }  // namespace tinyfront

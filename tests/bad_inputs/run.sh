@@ -67,6 +67,23 @@ tiny_job() {  # tiny_job DATA_PATH
   tiny_sweep "$DATA" '[[exclude]]\ntrain.lr = [1e-3, 2e-3]\n' > exclude_all.toml
   tiny_sweep "$DATA" '[[subgrid]]\nname = "a"\nsets.model.arch = "mlp"\n' > subgrid_unknown.toml
   tiny_sweep "$DATA" '[budget]\nmode = "fixed"\nfoo = 1\n' > budget_unknown.toml
+  # structure: tables of the wrong shape, values that could never be used
+  tiny_sweep "$DATA" '[exclude]\ntrain.lr = 1e-3\n' > exclude_single.toml
+  tiny_sweep "$DATA" '[include]\ntrain.lr = 5e-3\n' > include_single.toml
+  tiny_sweep "$DATA" '[subgrid]\nname = "a"\ngrid.train.seed = [1]\n' > subgrid_single.toml
+  { printf 'exclude = [1, 2]\n'; tiny_sweep "$DATA"; } > exclude_ints.toml
+  { printf 'include = "x"\n'; tiny_sweep "$DATA"; } > include_string.toml
+  { printf 'budget = 3\n'; tiny_sweep "$DATA"; } > budget_scalar.toml
+  tiny_sweep "$DATA" '[[exclude]]\ntrain.lr = "fast"\n' > exclude_type.toml
+  tiny_sweep "$DATA" '[[exclude]]\nmodel.context = [8, 100000]\n' > exclude_range.toml
+  tiny_sweep "$DATA" '[[exclude]]\n' > exclude_empty.toml
+  tiny_sweep "$DATA" '[[subgrid]]\nname = 3\ngrid.train.seed = [1]\n' > subgrid_int_name.toml
+  tiny_sweep "$DATA" '[[subgrid]]\nname = "a"\nset = 5\n' > subgrid_set_scalar.toml
+  tiny_sweep "$DATA" '[budget]\nmode = "scaled_epochs"\nreference = 5\n' > budget_reference_scalar.toml
+  : > empty.toml
+  printf '# only a comment\n\n' > comment_only.toml
+  tiny_sweep "$DATA" | grep -v '^data.path' > no_data_path.toml
+  tiny_job "$DATA" | grep -v '^path' > job_no_data_path.toml
   tiny_sweep "$DATA" '[budget]\nmode = "chinchilla"\n' > budget_mode.toml
   tiny_sweep "$DATA" | sed 's/train.lr = \[1e-3, 2e-3\]/train.lr = [5e-3]/' > other.toml
   tiny_sweep "$DATA" | sed 's/model.context = 8/model.context = 200\ndata.split = [0.9998, 0.0001, 0.0001]/' > long_context.toml

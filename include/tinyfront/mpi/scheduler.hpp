@@ -66,7 +66,7 @@ SweepOutcome run_sweep(const MpiWorld& world, const SweepSpec& spec,
 // one would wait for ever.
 [[noreturn]] void abort_job(const MpiWorld& world, const std::string& message, int exit_code = 1);
 
-// Installs SIGTERM/SIGUSR1 handlers that set the stop flag polled by running runs.
+// Installs SIGTERM/SIGINT/SIGUSR1 handlers that set the stop flag polled by running runs.
 void install_stop_handlers();
 bool stop_requested();
 void request_stop();  // for tests

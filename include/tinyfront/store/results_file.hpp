@@ -69,6 +69,18 @@ ResultsStore store_create(const std::string& path, const std::string& spec_text,
 // damaged, foreign or other-schema file without changing a byte), then replays the journal.
 ResultsStore store_open(const std::string& path, const StoreOptions& options = {});
 
+// Rebuilds a results file that was lost (deleted, or moved away after being replaced) from its
+// journal alone: a new file with the journal's file id and generation and `spec_text`, then
+// store_open, which replays the journal. Runs already folded into the lost file are not in the
+// journal and are not recovered. Fails if `path` exists or the journal is missing or damaged.
+ResultsStore store_rebuild_from_journal(const std::string& path, const std::string& spec_text,
+                                        const StoreOptions& options = {});
+
+// Throws tinyfront::Error (and refuses further writes) if the results file was deleted or
+// replaced by another file since this store last wrote it; the message says where the recorded
+// runs are (the journal) and how to recover. store_append checks this after each record.
+void store_check_file(ResultsStore& store);
+
 // Records one run; durable (fsynced) when it returns. A later record for the same run id
 // supersedes the earlier one (running -> preempted -> done). Throws tinyfront::Error if the
 // record cannot be stored (run id not 1-16 characters of [0-9A-Za-z_-], a NUL byte in a string)
