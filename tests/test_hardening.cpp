@@ -821,7 +821,7 @@ TEST(Hardening, StopSignalsToTheWholeJobCheckpointAndTheSweepResumes) {
       "s.toml", "[sweep]\nname = \"sig\"\ncheckpoint_seconds = 0\n[defaults]\ndata.path = \"" +
                     shakespeare_path() +
                     "\"\nmodel.arch = \"mlp\"\nmodel.d_model = 32\nmodel.context = 16\n"
-                    "train.epochs = 1\ntrain.windows_per_epoch = 100000\n"
+                    "train.epochs = 1\ntrain.windows_per_epoch = 300000\n"
                     "train.eval_windows = 100\n[grid]\ntrain.lr = [1e-3]\n");
   struct Case {
     std::string name;
@@ -841,9 +841,10 @@ TEST(Hardening, StopSignalsToTheWholeJobCheckpointAndTheSweepResumes) {
     Background job(within(600, cmd), dir.file("log"));
     const auto start = Clock::now();
     // Running: the results file holds the vocabulary, and training has started.
+    // (The run lasts about 10 s on an idle 2-core machine: the signal must come well before.)
     while (!fs::exists(results + ".progress.json") && seconds_since(start) < 300)
       sleep_seconds(0.1);
-    sleep_seconds(2);
+    sleep_seconds(1);
     // `within` runs timeout, which runs the launcher: signal the launcher, not timeout.
     const std::string pids = run_command("pgrep -P " + std::to_string(job.pid)).output;
     ASSERT_FALSE(pids.empty()) << "no launcher process under " << job.pid;

@@ -220,7 +220,12 @@ Command add_sweep(CLI::App& app) {
     }
     go = world.broadcast_from_master(go);
     if (go != 1) {
-      if (!master) return go == 2 ? kExitBadInput : kExitFailed;
+      // The workers wait until the master has said why: a worker that exits first (non-zero)
+      // makes mpirun kill the master before its message is out.
+      if (!master) {
+        world.barrier();
+        return go == 2 ? kExitBadInput : kExitFailed;
+      }
       if (store) {
         // A failed command leaves nothing new behind: a results file this sweep created holds
         // no run yet (the failure came before any), so it and its journal go.
@@ -235,8 +240,11 @@ Command add_sweep(CLI::App& app) {
           fs::remove(opt->out + ".journal", ec);
         }
       }
-      if (spec_error) throw *spec_error;
-      throw Error(error);
+      // Said here (as main would say it), before the workers are let go.
+      std::fprintf(stderr, "error: %s\n", spec_error ? spec_error->what() : error.c_str());
+      std::fflush(stderr);
+      if (world.size() > 1) world.barrier();
+      return spec_error ? kExitBadInput : kExitFailed;
     }
 
     // From here on every rank is in the sweep. A fatal error on any rank (a results file that

@@ -22,4 +22,6 @@ int MpiWorld::broadcast_from_master(int value) const {
   return value;
 }
 
+void MpiWorld::barrier() const { impl_->comm.barrier(); }
+
 }  // namespace tinyfront

@@ -883,6 +883,20 @@ void apply_entry(State& s, Entry&& e) {
 
 }  // namespace
 
+// Creates an empty results file at `path`, whole or not at all: written under a temporary name,
+// synced, then linked into place only if `path` does not exist yet.
+static void publish_empty_file(const std::string& path, const Header& hdr) {
+  const std::string tmp = path + kTmpSuffix;
+  try {
+    create_empty_file(tmp, hdr);
+    fsio::fsync_file(tmp);
+    fsio::publish_no_clobber(tmp, path);
+  } catch (...) {
+    remove_quietly(tmp);
+    throw;
+  }
+}
+
 ResultsStore store_create(const std::string& path, const std::string& spec_text,
                           const StoreOptions& options) {
   h5::init();
@@ -905,15 +919,7 @@ ResultsStore store_create(const std::string& path, const std::string& spec_text,
   hdr.generation = 1;
   hdr.hosts = {host_name()};
 
-  const std::string tmp = path + kTmpSuffix;
-  try {
-    create_empty_file(tmp, hdr);
-    fsio::fsync_file(tmp);
-    fsio::publish_no_clobber(tmp, path);
-  } catch (...) {
-    remove_quietly(tmp);
-    throw;
-  }
+  publish_empty_file(path, hdr);
   ResultsStore store;
   store.state = std::make_unique<State>();
   State& s = *store.state;
@@ -1034,15 +1040,7 @@ ResultsStore store_rebuild_from_journal(const std::string& path, const std::stri
     hdr.file_id = c.header.file_id;
     hdr.generation = c.header.generation;
     hdr.hosts = {host_name()};
-    const std::string tmp = path + kTmpSuffix;
-    try {
-      create_empty_file(tmp, hdr);
-      fsio::fsync_file(tmp);
-      fsio::publish_no_clobber(tmp, path);
-    } catch (...) {
-      remove_quietly(tmp);
-      throw;
-    }
+    publish_empty_file(path, hdr);
   }
   return store_open(path, options);
 }

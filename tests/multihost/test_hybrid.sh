@@ -14,19 +14,7 @@ source "$ROOT/scripts/multihost.sh"
 source "$ROOT/tests/multihost/lib.sh"
 unset OMP_NUM_THREADS SLURM_CPUS_PER_TASK
 
-if reason="$(mh_unsupported)"; then
-  echo "SKIP: $reason"
-  exit 77
-fi
-[[ -x "$TF" ]] || fail "no tinyfront binary at $TF"
-
-work="$(mktemp -d /tmp/tfmh-hybrid-XXXXXX)"
-cleanup() {
-  mh_down || echo "FAIL: teardown left something behind" >&2
-  rm -rf "$work"
-}
-trap cleanup EXIT
-SECONDS=0
+mh_test_start hybrid
 
 mh_up 3 "$work/wd" $$ >/dev/null || fail "mh_up failed"
 id="$(mh_get "$MH_STATE" id)"

@@ -20,19 +20,7 @@ source "$ROOT/scripts/env.sh"
 source "$ROOT/scripts/multihost.sh"
 source "$ROOT/tests/multihost/lib.sh"
 
-if reason="$(mh_unsupported)"; then
-  echo "SKIP: $reason"
-  exit 77
-fi
-[[ -x "$TF" ]] || fail "no tinyfront binary at $TF"
-
-work="$(mktemp -d /tmp/tfmh-sweep-XXXXXX)"
-cleanup() {
-  mh_down || echo "FAIL: teardown left something behind" >&2
-  rm -rf "$work"
-}
-trap cleanup EXIT
-SECONDS=0
+mh_test_start sweep
 
 # Six small runs (about 2 s each here); checkpoints every 5 steps, so an interrupted run leaves one.
 cat >"$work/spec.toml" <<EOF

@@ -1,5 +1,5 @@
-// The MPI job this process belongs to, as the commands see it: its rank, its size and the one
-// collective they need. Boost.MPI stays inside the mpi module (src/mpi/world_impl.hpp is the
+// The MPI job this process belongs to, as the commands see it: its rank, its size and the two
+// collectives they need. Boost.MPI stays inside the mpi module (src/mpi/world_impl.hpp is the
 // only place its types are named outside scheduler.cpp), so the CLI never includes it.
 #pragma once
 
@@ -20,6 +20,8 @@ class MpiWorld {
   int size() const;
   // Collective: every rank calls it and gets rank 0's value.
   int broadcast_from_master(int value) const;
+  // Collective: returns once every rank has called it.
+  void barrier() const;
 
   struct Impl;  // the Boost.MPI environment and communicator
   Impl& impl() const { return *impl_; }
