@@ -7,6 +7,7 @@
 #include "fsio.hpp"
 #include "h5.hpp"
 #include "tinyfront/model/model.hpp"
+#include "tinyfront/run/config.hpp"
 #include "tinyfront/run/config_json.hpp"
 #include "tinyfront/util/error.hpp"
 #include "tinyfront/util/files.hpp"

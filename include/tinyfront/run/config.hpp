@@ -4,9 +4,11 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "tinyfront/data/corpus.hpp"
 #include "tinyfront/model/config.hpp"
+#include "tinyfront/util/error.hpp"
 
 namespace tinyfront {
 
@@ -49,5 +51,9 @@ struct RunConfig {
 
 const char* to_string(Schedule s);
 bool parse_enum(const std::string& s, Schedule& out);
+
+// Cross-field checks that need no data (heads divide d_model, rope needs an even head size, ...),
+// appended to issues under file: a spec's and a stored weights file's configs are checked alike.
+void validate_config(const RunConfig& cfg, const std::string& file, std::vector<SpecIssue>& issues);
 
 }  // namespace tinyfront

@@ -23,7 +23,4 @@ RunConfig load_job_spec(const std::string& path, const std::vector<std::string>&
 // Applies one "section.key=value" override; appends an issue if it is malformed.
 void apply_override(RunConfig& cfg, const std::string& assignment, std::vector<SpecIssue>& issues);
 
-// Cross-field checks that need no data (heads divide d_model, rope needs an even head size, ...).
-void validate_config(const RunConfig& cfg, const std::string& file, std::vector<SpecIssue>& issues);
-
 }  // namespace tinyfront
