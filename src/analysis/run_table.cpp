@@ -10,37 +10,14 @@
 
 namespace tinyfront {
 
-const char* to_string(CostAxis c) {
-  switch (c) {
-    case CostAxis::flops_study:
-      return "flops_study";
-    case CostAxis::flops_kaplan:
-      return "flops_kaplan";
-    case CostAxis::flops_exact:
-      return "flops_exact";
-    case CostAxis::params:
-      return "params";
-  }
-  return "?";
-}
-
-bool parse_enum(const std::string& s, CostAxis& out) {
-  for (CostAxis c : kCostAxes)
-    if (s == to_string(c)) {
-      out = c;
-      return true;
-    }
-  return false;
-}
-
 double run_cost(const TrainResult& r, CostAxis c) {
   switch (c) {
     case CostAxis::flops_study:
-      return r.flops_study;
+      return r.flops(FlopConvention::study);
     case CostAxis::flops_kaplan:
-      return r.flops_kaplan;
+      return r.flops(FlopConvention::kaplan);
     case CostAxis::flops_exact:
-      return r.flops_exact;
+      return r.flops(FlopConvention::exact);
     case CostAxis::params:
       return double(r.params);
   }
@@ -66,11 +43,6 @@ void IgnoredRuns::count(const RunRecord& r) {
       ++other;
       break;
   }
-}
-
-std::string budget_rule(const std::string& label) {
-  if (label.rfind("scaled_epochs", 0) == 0) return "scaled_epochs";
-  return label;
 }
 
 // ---------------------------------------------------------------------------------------------

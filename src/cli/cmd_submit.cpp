@@ -22,6 +22,8 @@
 #include "tinyfront/sweep/budget_limits.hpp"
 #include "tinyfront/util/error.hpp"
 #include "tinyfront/util/files.hpp"
+#include "tinyfront/util/share.hpp"
+#include "tinyfront/util/system.hpp"
 
 namespace fs = std::filesystem;
 
@@ -57,13 +59,6 @@ SpecError option_error(const std::string& option, const std::string& reason) {
 
 std::string read_text(const std::string& path) {
   return read_regular_file(path, "batch template");
-}
-
-std::string self_binary() {
-  std::error_code ec;
-  fs::path p = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) throw Error("cannot find the tinyfront binary (/proc/self/exe): " + ec.message());
-  return p.string();
 }
 
 std::string shard_path(const std::string& prefix, int i, int n) {
@@ -185,8 +180,7 @@ Command add_submit(CLI::App& app) {
     const bool array = opt->shards > 1;
     std::string tpl = opt->template_path;
     if (tpl.empty())
-      tpl = std::string(TINYFRONT_SOURCE_DIR) +
-            (array ? "/slurm/sweep-array.sbatch.in" : "/slurm/sweep.sbatch.in");
+      tpl = share_file(array ? "slurm/sweep-array.sbatch.in" : "slurm/sweep.sbatch.in");
     const std::string tpl_text = read_text(tpl);
     if (array && tpl_text.find("{{ARRAY}}") == std::string::npos &&
         tpl_text.find("--array") == std::string::npos)
@@ -220,7 +214,7 @@ Command add_submit(CLI::App& app) {
         {"SIGNAL_SECONDS", {std::to_string(signal_seconds), false, "--signal-seconds"}},
         {"LOG", {log, false, "-o/--out"}},
         {"LAUNCHER", {opt->launcher, false, "--launcher"}},
-        {"TINYFRONT", {self_binary(), false, "the tinyfront binary's path"}},
+        {"TINYFRONT", {executable_path(), false, "the tinyfront binary's path"}},
         {"SPEC", {fs::absolute(opt->spec).lexically_normal().string(), false, "spec"}},
         {"OUT", {out_abs.string(), false, "-o/--out"}},
         {"OUT_PREFIX", {prefix, false, "-o/--out"}},

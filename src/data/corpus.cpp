@@ -8,23 +8,11 @@
 
 #include "tinyfront/util/error.hpp"
 #include "tinyfront/util/files.hpp"
+#include "tinyfront/util/share.hpp"
 
 namespace fs = std::filesystem;
 
 namespace tinyfront {
-
-const char* to_string(TokenizerKind k) {
-  return k == TokenizerKind::chars ? "chars" : "words";
-}
-bool parse_enum(const std::string& s, TokenizerKind& out) {
-  if (s == "chars")
-    out = TokenizerKind::chars;
-  else if (s == "words")
-    out = TokenizerKind::words;
-  else
-    return false;
-  return true;
-}
 
 int Vocabulary::unk_id() const {
   auto it = std::find(tokens.begin(), tokens.end(), "<unk>");
@@ -37,10 +25,8 @@ std::string resolve_data_path(const std::string& path, const std::string& base_d
   if (!base_dir.empty() && fs::exists(fs::path(base_dir) / p))
     return (fs::path(base_dir) / p).lexically_normal().string();
   if (fs::exists(p)) return p.string();
-#ifdef TINYFRONT_SOURCE_DIR
-  if (fs::exists(fs::path(TINYFRONT_SOURCE_DIR) / p))
-    return (fs::path(TINYFRONT_SOURCE_DIR) / p).string();
-#endif
+  if (std::optional<std::string> share = share_dir(); share && fs::exists(fs::path(*share) / p))
+    return fs::canonical(fs::path(*share) / p).string();
   return path;
 }
 

@@ -2,20 +2,6 @@
 
 namespace tinyfront {
 
-const char* to_string(Schedule s) {
-  return s == Schedule::constant ? "constant" : "cosine";
-}
-bool parse_enum(const std::string& s, Schedule& out) {
-  if (s == "constant")
-    out = Schedule::constant;
-  else if (s == "cosine")
-    out = Schedule::cosine;
-  else
-    return false;
-  return true;
-}
-
-
 void validate_config(const RunConfig& c, const std::string& file, std::vector<SpecIssue>& issues) {
   auto add = [&](const std::string& key, const std::string& reason) {
     issues.push_back({file, 0, 0, key, reason});

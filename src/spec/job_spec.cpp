@@ -11,8 +11,8 @@
 #include <type_traits>
 
 #include "tinyfront/run/fields.hpp"
-#include "tinyfront/util/files.hpp"
 #include "tinyfront/spec/toml_fields.hpp"
+#include "tinyfront/util/files.hpp"
 #include "tinyfront/util/utf8.hpp"
 
 namespace tinyfront {
@@ -116,12 +116,12 @@ Setter string(std::string& out) {
 }
 
 template <typename E>
-Setter enumeration(E& out, const char* choices) {
+Setter enumeration(E& out) {
+  const std::string choices = enum_choices<E>();
   return [&out, choices](const toml::node& n, const std::string& key, FieldContext& ctx) {
     if (!n.is_string()) {
       ctx.issues.push_back(
-          issue_at(ctx.file, n, key,
-                   "expected a string (" + std::string(choices) + "), got " + type_name(n)));
+          issue_at(ctx.file, n, key, "expected a string (" + choices + "), got " + type_name(n)));
       return;
     }
     std::string s = *n.value<std::string>();
@@ -236,7 +236,7 @@ constexpr bool kUnhandledType = false;
 template <class T>
 Setter setter_for(const FieldInfo& f, T& member) {
   if constexpr (std::is_enum_v<T>)
-    return enumeration(member, f.choices);
+    return enumeration(member);
   else if constexpr (std::is_same_v<T, bool>)
     return boolean(member);
   else if constexpr (std::is_integral_v<T>)

@@ -28,27 +28,6 @@ namespace fs = std::filesystem;
 
 namespace tinyfront {
 
-const char* to_string(FlopConvention c) {
-  switch (c) {
-    case FlopConvention::study:
-      return "study";
-    case FlopConvention::kaplan:
-      return "kaplan";
-    case FlopConvention::exact:
-      return "exact";
-  }
-  return "?";
-}
-
-bool parse_enum(const std::string& s, FlopConvention& out) {
-  for (FlopConvention c : {FlopConvention::study, FlopConvention::kaplan, FlopConvention::exact})
-    if (s == to_string(c)) {
-      out = c;
-      return true;
-    }
-  return false;
-}
-
 double RunCost::flops(FlopConvention c) const {
   return c == FlopConvention::study    ? flops_study
          : c == FlopConvention::kaplan ? flops_kaplan

@@ -9,19 +9,32 @@
 #include <utility>
 #include <vector>
 
+#include "tinyfront/run/budget_rule.hpp"
+#include "tinyfront/run/flop_convention.hpp"
 #include "tinyfront/run/record.hpp"
+#include "tinyfront/util/enum_names.hpp"
 
 namespace tinyfront {
 
-// What a run's cost is measured in. The three FLOP conventions are those of TrainResult (see
-// model/flops.hpp); params is the second cost axis of the frontier.
+// The cost axis of a frontier: training FLOPs under one FlopConvention (run/flop_convention.hpp),
+// or the parameter count. Named "flops_study", "flops_kaplan", "flops_exact" and "params" in
+// reports, CSV columns and plots.
 enum class CostAxis { flops_study, flops_kaplan, flops_exact, params };
-constexpr std::array<CostAxis, 3> kFlopConventions{CostAxis::flops_study, CostAxis::flops_kaplan,
-                                                   CostAxis::flops_exact};
+constexpr auto enum_names(CostAxis) {
+  return std::to_array<EnumName<CostAxis>>({{CostAxis::flops_study, "flops_study"},
+                                            {CostAxis::flops_kaplan, "flops_kaplan"},
+                                            {CostAxis::flops_exact, "flops_exact"},
+                                            {CostAxis::params, "params"}});
+}
 constexpr std::array<CostAxis, 4> kCostAxes{CostAxis::flops_study, CostAxis::flops_kaplan,
                                             CostAxis::flops_exact, CostAxis::params};
-const char* to_string(CostAxis c);  // "flops_study", "flops_kaplan", "flops_exact", "params"
-bool parse_enum(const std::string& s, CostAxis& out);
+// The FLOP axis of a convention.
+constexpr CostAxis flops_axis(FlopConvention c) {
+  return c == FlopConvention::study    ? CostAxis::flops_study
+         : c == FlopConvention::kaplan ? CostAxis::flops_kaplan
+                                       : CostAxis::flops_exact;
+}
+// The run's cost on an axis.
 double run_cost(const TrainResult& r, CostAxis c);
 
 // A run counts iff it finished (status done) with a finite test NLL. Everything else is ignored
@@ -35,12 +48,6 @@ struct IgnoredRuns {
   void count(const RunRecord& r);  // adds r if it is not usable
 };
 bool is_usable(const RunRecord& r);
-
-// The budget rule of a label, for matching runs across model sizes: scaled_epochs labels carry
-// the model's own ratio ("scaled_epochs(x1.31)"), which differs per size, so they all map to
-// "scaled_epochs"; other labels ("fixed", "tokens_per_param=20", "iso_flops=1e+12(study)") are
-// already the same for every size and are returned as they are.
-std::string budget_rule(const std::string& label);
 
 // The fields a non-fixed budget rule derives per model size. Runs under one rule differ in them
 // by construction, so they are not "other fields" when comparing such runs.

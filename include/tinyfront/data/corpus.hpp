@@ -5,10 +5,15 @@
 #include <cstdint>
 #include <string>
 #include <vector>
+#include "tinyfront/util/enum_names.hpp"
 
 namespace tinyfront {
 
 enum class TokenizerKind { chars, words };
+constexpr auto enum_names(TokenizerKind) {
+  return std::to_array<EnumName<TokenizerKind>>(
+      {{TokenizerKind::chars, "chars"}, {TokenizerKind::words, "words"}});
+}
 
 struct DataConfig {
   std::string name = "tinyshakespeare";  // dataset label used in results and analysis
@@ -51,11 +56,9 @@ Corpus load_corpus(const DataConfig& cfg, const std::string& base_dir = "");
 // Unigram entropy (nats/token) of a token stream: the loss of the best context-free model.
 double unigram_entropy(const std::vector<int32_t>& tokens, int vocab);
 
-const char* to_string(TokenizerKind k);
-bool parse_enum(const std::string& s, TokenizerKind& out);
-
 // Resolve a path from a spec: absolute as is; relative tried against base_dir, then the
-// working directory, then the tinyfront source tree (so shipped data is found from anywhere).
+// working directory, then tinyfront's share directory (util/share.hpp: shipped data is found
+// from anywhere, e.g. the default path data/tinyshakespeare.txt).
 std::string resolve_data_path(const std::string& path, const std::string& base_dir);
 
 }  // namespace tinyfront

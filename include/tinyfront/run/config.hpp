@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <vector>
+#include "tinyfront/util/enum_names.hpp"
 
 #include "tinyfront/data/corpus.hpp"
 #include "tinyfront/model/config.hpp"
@@ -13,6 +14,10 @@
 namespace tinyfront {
 
 enum class Schedule { constant, cosine };
+constexpr auto enum_names(Schedule) {
+  return std::to_array<EnumName<Schedule>>(
+      {{Schedule::constant, "constant"}, {Schedule::cosine, "cosine"}});
+}
 
 struct TrainConfig {
   Protocol protocol = Protocol::paper;
@@ -48,9 +53,6 @@ struct RunConfig {
   ModelConfig model;
   TrainConfig train;
 };
-
-const char* to_string(Schedule s);
-bool parse_enum(const std::string& s, Schedule& out);
 
 // Cross-field checks that need no data (heads divide d_model, rope needs an even head size, ...),
 // appended to issues under file: a spec's and a stored weights file's configs are checked alike.

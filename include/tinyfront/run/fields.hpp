@@ -38,7 +38,8 @@ struct FieldInfo {
   // integer lists.
   double lo = 0, hi = 0;
   bool lo_open = false;
-  // An enumeration's (or a string's) allowed values, as the spec's messages list them.
+  // A string field's allowed values, as the spec's messages list them (an enumeration's come
+  // from its enum_names table).
   const char* choices = nullptr;
   bool in_spec = true;   // settable in a spec (train.budget is set by the sweep's budget rule)
   bool identity = true;  // hashed into the run id (train.threads and train.budget are not)
@@ -67,18 +68,14 @@ void for_each_field(Config& c, Visit&& visit) {
   auto& t = c.train;
   visit(FieldInfo{.section = "data", .key = "name"}, d.name, S());
   visit(FieldInfo{.section = "data", .key = "path"}, d.path, S());
-  visit(FieldInfo{.section = "data", .key = "tokenizer", .choices = "chars, words"}, d.tokenizer,
-        TokenizerKind::chars);
+  visit(FieldInfo{.section = "data", .key = "tokenizer"}, d.tokenizer, TokenizerKind::chars);
   visit(FieldInfo{.section = "data", .key = "split"}, d.split, std::vector<double>());
   visit(FieldInfo{.section = "data", .key = "eos", .applies = A::words}, d.eos, false);
   visit(FieldInfo{.section = "data", .key = "vocab_from", .choices = "all, train"}, d.vocab_from,
         S());
   visit(FieldInfo{.section = "data", .key = "max_tokens", .unhashed_default = "[0,0,0]"},
         d.max_tokens, std::vector<int64_t>());
-  visit(
-      FieldInfo{
-          .section = "model", .key = "arch", .choices = "linear, mlp, attention, transformer"},
-      m.arch, Arch::transformer);
+  visit(FieldInfo{.section = "model", .key = "arch"}, m.arch, Arch::transformer);
   visit(FieldInfo{.section = "model", .key = "context", .lo = 1, .hi = 1 << 16}, m.context, 0);
   visit(FieldInfo{.section = "model",
                   .key = "d_model",
@@ -101,10 +98,7 @@ void for_each_field(Config& c, Visit&& visit) {
       FieldInfo{
           .section = "model", .key = "ff", .applies = A::attention_family, .lo = 1, .hi = 1 << 20},
       m.ff, 0);
-  visit(FieldInfo{.section = "model",
-                  .key = "positions",
-                  .applies = A::attention_family,
-                  .choices = "learned, rope, none"},
+  visit(FieldInfo{.section = "model", .key = "positions", .applies = A::attention_family},
         m.positions, Positions::none);
   visit(FieldInfo{.section = "model",
                   .key = "rope_base",
@@ -113,32 +107,19 @@ void for_each_field(Config& c, Visit&& visit) {
                   .hi = 1e12,
                   .lo_open = true},
         m.rope_base, 0.0);
-  visit(FieldInfo{.section = "model",
-                  .key = "rope_style",
-                  .applies = A::rope,
-                  .choices = "halves, interleaved"},
-        m.rope_style, RopeStyle::halves);
-  visit(FieldInfo{.section = "model",
-                  .key = "norm",
-                  .applies = A::attention_family,
-                  .choices = "post, pre"},
-        m.norm, Norm::post);
-  visit(FieldInfo{.section = "model",
-                  .key = "activation",
-                  .applies = A::attention_family,
-                  .choices = "relu, gelu, gelu_tanh"},
+  visit(FieldInfo{.section = "model", .key = "rope_style", .applies = A::rope}, m.rope_style,
+        RopeStyle::halves);
+  visit(FieldInfo{.section = "model", .key = "norm", .applies = A::attention_family}, m.norm,
+        Norm::post);
+  visit(FieldInfo{.section = "model", .key = "activation", .applies = A::attention_family},
         m.activation, Activation::relu);
   visit(
       FieldInfo{
           .section = "model", .key = "dropout", .applies = A::not_linear, .lo = 0.0, .hi = 0.95},
       m.dropout, 0.0);
-  visit(FieldInfo{.section = "model",
-                  .key = "init",
-                  .choices = "torch, gpt2",
-                  .unhashed_default = "\"torch\""},
-        m.init, Init::torch);
-  visit(FieldInfo{.section = "train", .key = "protocol", .choices = "paper, causal"}, t.protocol,
-        Protocol::paper);
+  visit(FieldInfo{.section = "model", .key = "init", .unhashed_default = "\"torch\""}, m.init,
+        Init::torch);
+  visit(FieldInfo{.section = "train", .key = "protocol"}, t.protocol, Protocol::paper);
   visit(FieldInfo{.section = "train", .key = "epochs", .lo = 1, .hi = 1 << 20}, t.epochs, 0);
   visit(FieldInfo{.section = "train", .key = "windows_per_epoch", .lo = 1, .hi = kBig},
         t.windows_per_epoch, int64_t(0));
@@ -152,8 +133,7 @@ void for_each_field(Config& c, Visit&& visit) {
         0.0);
   visit(FieldInfo{.section = "train", .key = "weight_decay", .lo = 0.0, .hi = 10.0}, t.weight_decay,
         0.0);
-  visit(FieldInfo{.section = "train", .key = "schedule", .choices = "constant, cosine"}, t.schedule,
-        Schedule::constant);
+  visit(FieldInfo{.section = "train", .key = "schedule"}, t.schedule, Schedule::constant);
   visit(FieldInfo{.section = "train", .key = "warmup_steps", .lo = 0, .hi = kBig}, t.warmup_steps,
         int64_t(0));
   visit(

@@ -4,12 +4,20 @@
 #include <cstdint>
 #include <string>
 #include <vector>
+#include "tinyfront/run/flop_convention.hpp"
+#include "tinyfront/util/enum_names.hpp"
 
 namespace tinyfront {
 
 enum class RunStatus { pending, running, done, diverged, failed, preempted };
-const char* to_string(RunStatus s);
-bool parse_enum(const std::string& s, RunStatus& out);
+constexpr auto enum_names(RunStatus) {
+  return std::to_array<EnumName<RunStatus>>({{RunStatus::pending, "pending"},
+                                             {RunStatus::running, "running"},
+                                             {RunStatus::done, "done"},
+                                             {RunStatus::diverged, "diverged"},
+                                             {RunStatus::failed, "failed"},
+                                             {RunStatus::preempted, "preempted"}});
+}
 
 // One evaluation point of the learning curve.
 struct CurvePoint {
@@ -33,6 +41,11 @@ struct TrainResult {
   double flops_study = 0;     // 2 x params x train_tokens
   double flops_kaplan = 0;    // 6 x non-embedding params x train_targets
   double flops_exact = 0;     // counted multiply-adds x 2 of forward + backward, all steps
+  double flops(FlopConvention c) const {
+    return c == FlopConvention::study    ? flops_study
+           : c == FlopConvention::kaplan ? flops_kaplan
+                                         : flops_exact;
+  }
   double best_val_nll = 0;
   int64_t best_val_step = 0;
   double test_nll = 0;  // nats/token

@@ -22,17 +22,14 @@
 #include <vector>
 
 #include "tinyfront/run/config.hpp"
+#include "tinyfront/run/flop_convention.hpp"
 #include "tinyfront/util/error.hpp"
 
 namespace tinyfront {
 
-enum class FlopConvention { study, kaplan, exact };
-const char* to_string(FlopConvention c);
-bool parse_enum(const std::string& s, FlopConvention& out);
-
 struct SweepSettings {
   std::string name = "sweep";
-  int threads_per_rank = 1;  // kAutoThreads (0) for "auto": each rank picks its own
+  int threads_per_rank = 1;    // kAutoThreads (0) for "auto": each rank picks its own
   double max_total_flops = 0;  // 0 = no limit
   double max_run_flops = 0;
   double max_hours = 0;
