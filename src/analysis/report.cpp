@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "markdown.hpp"
+#include "tinyfront/util/csv.hpp"
 #include "tinyfront/util/error.hpp"
 #include "tinyfront/util/files.hpp"
 
@@ -48,14 +49,7 @@ class Csv {
   void row(const std::vector<std::string>& fields) {
     for (size_t i = 0; i < fields.size(); ++i) {
       if (i) out_ << ',';
-      const std::string& f = fields[i];
-      if (f.find_first_of(",\"\n\r") == std::string::npos) {
-        out_ << f;
-      } else {
-        out_ << '"';
-        for (char c : f) out_ << (c == '"' ? "\"\"" : std::string(1, c));
-        out_ << '"';
-      }
+      out_ << csv_quote(fields[i]);
     }
     out_ << '\n';
   }
