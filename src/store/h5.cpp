@@ -307,6 +307,19 @@ std::vector<std::string> member_names(hid_t compound) {
   return out;
 }
 
+hid_t file_f64() {
+  return H5T_IEEE_F64LE;
+}
+hid_t file_i64() {
+  return H5T_STD_I64LE;
+}
+hid_t file_u64() {
+  return H5T_STD_U64LE;
+}
+hid_t file_i8() {
+  return H5T_STD_I8LE;
+}
+
 Handle compound_type(size_t size) {
   return type_handle(H5Tcreate(H5T_COMPOUND, size), "create compound type");
 }

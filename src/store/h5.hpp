@@ -135,6 +135,16 @@ inline hid_t native_type<uint64_t>() {
   return H5T_NATIVE_UINT64;
 }
 
+// The standard little-endian file types of the results schema's numeric columns.
+hid_t file_f64();
+hid_t file_i64();
+hid_t file_u64();
+hid_t file_i8();
+template <>
+inline hid_t native_type<int8_t>() {
+  return H5T_NATIVE_INT8;
+}
+
 // A new dataset `name` of `dims` (1-D or 2-D) holding data (row-major, product(dims) values).
 void write_array(hid_t loc, const std::string& name, hid_t type, const void* data,
                  const std::vector<hsize_t>& dims);

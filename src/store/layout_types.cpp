@@ -19,16 +19,16 @@ h5::Handle runs_type(bool file) {
     h5::Handle str;
     switch (c.type) {
       case ColumnType::f64:
-        base = file ? H5T_IEEE_F64LE : H5T_NATIVE_DOUBLE;
+        base = file ? h5::file_f64() : h5::native_type<double>();
         break;
       case ColumnType::i64:
-        base = file ? H5T_STD_I64LE : H5T_NATIVE_INT64;
+        base = file ? h5::file_i64() : h5::native_type<int64_t>();
         break;
       case ColumnType::u64:
-        base = file ? H5T_STD_U64LE : H5T_NATIVE_UINT64;
+        base = file ? h5::file_u64() : h5::native_type<uint64_t>();
         break;
       case ColumnType::i8:
-        base = file ? H5T_STD_I8LE : H5T_NATIVE_INT8;
+        base = file ? h5::file_i8() : h5::native_type<int8_t>();
         break;
       case ColumnType::str:
         str = h5::fixed_string_type(c.width);
@@ -60,8 +60,8 @@ namespace {
 h5::Handle curve_type(bool file) {
   static_assert(sizeof(CurvePoint) == 48, "CurvePoint is written to HDF5 as is");
   h5::Handle t = compound(sizeof(CurvePoint));
-  hid_t i = file ? H5T_STD_I64LE : H5T_NATIVE_INT64;
-  hid_t f = file ? H5T_IEEE_F64LE : H5T_NATIVE_DOUBLE;
+  hid_t i = file ? h5::file_i64() : h5::native_type<int64_t>();
+  hid_t f = file ? h5::file_f64() : h5::native_type<double>();
   h5::add_member(t, "step", offsetof(CurvePoint, step), i);
   h5::add_member(t, "tokens", offsetof(CurvePoint, tokens), i);
   h5::add_member(t, "train_loss", offsetof(CurvePoint, train_loss), f);
