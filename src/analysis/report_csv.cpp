@@ -4,6 +4,7 @@
 
 #include "markdown.hpp"
 #include "report_parts.hpp"
+#include "tinyfront/util/csv.hpp"
 
 namespace tinyfront {
 
@@ -14,7 +15,7 @@ namespace {
 using md::flag;
 using md::num;
 
-// A CSV file: a header, then rows; fields with a comma, quote or newline are quoted (RFC 4180).
+// A CSV file: a header, then rows; fields quoted as RFC 4180 asks (util/csv.hpp).
 // The text goes to the report's files when the table is complete.
 class Csv {
  public:
@@ -25,14 +26,7 @@ class Csv {
   void row(const std::vector<std::string>& fields) {
     for (size_t i = 0; i < fields.size(); ++i) {
       if (i) out_ << ',';
-      const std::string& f = fields[i];
-      if (f.find_first_of(",\"\n\r") == std::string::npos) {
-        out_ << f;
-      } else {
-        out_ << '"';
-        for (char c : f) out_ << (c == '"' ? "\"\"" : std::string(1, c));
-        out_ << '"';
-      }
+      out_ << csv_quote(fields[i]);
     }
     out_ << '\n';
   }

@@ -1,27 +1,32 @@
 #include "tinyfront/run/record_json.hpp"
 
-#include <cmath>
-#include <limits>
-
 #include "tinyfront/run/config_json.hpp"
+#include "tinyfront/run/json_codec.hpp"
 #include "tinyfront/util/error.hpp"
 
 namespace tinyfront {
 
 namespace {
 nlohmann::json num(double x) {
-  return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json();
+  return number_to_json(x);
 }
 double get_num(const nlohmann::json& j, const char* key) {
-  const auto& v = j.at(key);
-  return v.is_null() ? std::numeric_limits<double>::quiet_NaN() : v.get<double>();
+  return number_from_json(j.at(key));
+}
+// Strings of a record may be bytes (a host name, a message quoting a file): armored when they
+// are not UTF-8, which JSON text cannot hold.
+nlohmann::json text(const std::string& s) {
+  return armor(nlohmann::json(s));
+}
+std::string get_text(const nlohmann::json& j, const char* key) {
+  return unarmor(j.at(key)).get<std::string>();
 }
 }  // namespace
 
 nlohmann::ordered_json result_to_json(const TrainResult& r) {
   nlohmann::ordered_json j;
   j["status"] = to_string(r.status);
-  j["message"] = r.message;
+  j["message"] = text(r.message);
   j["params"] = r.params;
   j["params_non_embedding"] = r.params_non_embedding;
   j["steps"] = r.steps;
@@ -38,9 +43,7 @@ nlohmann::ordered_json result_to_json(const TrainResult& r) {
   j["test_bpc"] = num(r.test_bpc);
   j["wall_seconds"] = num(r.wall_seconds);
   j["tokens_per_second"] = num(r.tokens_per_second);
-  auto& c = j["curve"] = nlohmann::ordered_json::array();
-  for (const CurvePoint& p : r.curve)
-    c.push_back({p.step, p.tokens, num(p.train_loss), num(p.val_loss), num(p.lr), p.seconds});
+  j["curve"] = curve_to_json(r.curve);
   return j;
 }
 
@@ -48,7 +51,7 @@ TrainResult result_from_json(const nlohmann::json& j) {
   TrainResult r;
   if (!parse_enum(j.at("status").get<std::string>(), r.status))
     throw Error("record: unknown status " + j.at("status").dump());
-  r.message = j.at("message").get<std::string>();
+  r.message = get_text(j, "message");
   r.params = j.at("params");
   r.params_non_embedding = j.at("params_non_embedding");
   r.steps = j.at("steps");
@@ -65,36 +68,35 @@ TrainResult result_from_json(const nlohmann::json& j) {
   r.test_bpc = get_num(j, "test_bpc");
   r.wall_seconds = get_num(j, "wall_seconds");
   r.tokens_per_second = get_num(j, "tokens_per_second");
-  auto nan_or = [](const nlohmann::json& v) {
-    return v.is_null() ? std::numeric_limits<double>::quiet_NaN() : v.get<double>();
-  };
-  for (const auto& p : j.at("curve"))
-    r.curve.push_back({p.at(0).get<int64_t>(), p.at(1).get<int64_t>(), nan_or(p.at(2)),
-                       nan_or(p.at(3)), nan_or(p.at(4)), p.at(5).get<double>()});
+  r.curve = curve_from_json(j.at("curve"));
   return r;
 }
 
 nlohmann::ordered_json record_to_json(const RunRecord& r) {
   nlohmann::ordered_json j;
   j["run_id"] = r.run_id;
-  j["config"] = config_to_json(r.config);
+  j["config"] = armor(config_to_json(r.config));
+  // Set from the corpus, so config_to_json leaves it out; the record still carries it (the
+  // journal's model.vocab column), and a record must round-trip.
+  j["config"]["model"]["vocab"] = r.config.model.vocab;
   j["result"] = result_to_json(r.result);
   j["rank"] = r.rank;
-  j["host"] = r.host;
-  j["started_at"] = r.started_at;
-  j["finished_at"] = r.finished_at;
+  j["host"] = text(r.host);
+  j["started_at"] = num(r.started_at);
+  j["finished_at"] = num(r.finished_at);
   return j;
 }
 
 RunRecord record_from_json(const nlohmann::json& j) {
   RunRecord r;
   r.run_id = j.at("run_id").get<std::string>();
-  r.config = config_from_json(j.at("config"));
+  r.config = config_from_json(unarmor(j.at("config")));
+  r.config.model.vocab = j.at("config").at("model").value("vocab", 0);
   r.result = result_from_json(j.at("result"));
   r.rank = j.at("rank");
-  r.host = j.at("host").get<std::string>();
-  r.started_at = j.at("started_at");
-  r.finished_at = j.at("finished_at");
+  r.host = get_text(j, "host");
+  r.started_at = get_num(j, "started_at");
+  r.finished_at = get_num(j, "finished_at");
   return r;
 }
 

@@ -1,5 +1,7 @@
-// RunRecord <-> JSON: the one text form of a run's record, used for MPI messages and the
-// results journal. Non-finite numbers (a diverged run's NLL) are written as null and read as NaN.
+// RunRecord <-> JSON: the text form of a whole run's record, used for MPI messages and the
+// report. Values in the record codec (run/json_codec.hpp), shared with the results journal:
+// non-finite numbers (a diverged run's NLL) and non-UTF-8 strings are tagged, so a record
+// round-trips bit for bit; null (the older form of a non-finite number) reads as NaN.
 #pragma once
 
 #include <nlohmann/json.hpp>
