@@ -70,7 +70,9 @@ TEST(RunFields, DropoutOnEveryArchitectureAgreesInEveryEncoding) {
     SCOPED_TRACE(arch);
     // As a spec gives it.
     const std::string spec = dir.file(std::string(arch) + ".toml");
-    std::ofstream(spec) << "[model]\narch = \"" << arch << "\"\nd_model = 32\nheads = 2\n"
+    std::ofstream(spec) << "[data]\npath = \"" << TINYFRONT_SOURCE_DIR
+                        << "/data/tinyshakespeare.txt\"\n"
+                        << "[model]\narch = \"" << arch << "\"\nd_model = 32\nheads = 2\n"
                         << "dropout = 0.1\n";
     const RunConfig c = load_job_spec(spec);
     const bool has_dropout = c.model.arch != Arch::linear;
