@@ -28,7 +28,8 @@ Fixture make(int B) {
   cfg.layers = 2;
   cfg.ff = 24;
   cfg.dropout = 0.1;
-  Fixture f{model_create<float>(cfg, Protocol::causal, B)};
+  Fixture f;
+  f.m = model_create<float>(cfg, Protocol::causal, B);
   Rng init(3);
   model_init(f.m, init);
   f.in.resize(size_t(B) * cfg.context);
