@@ -21,6 +21,7 @@ declare -A DEPS=(
   [data]="util"
   [run]="model data"
   [train]="run"
+  [bench]="train"
   [store]="run"
   [spec]="run"
   [analysis]="run spec"
@@ -28,7 +29,7 @@ declare -A DEPS=(
   [search]="util"
   [slurm]="util"
   [mpi]="sweep train"
-  [cli]="mpi store analysis search slurm"
+  [cli]="mpi store analysis search slurm bench"
 )
 # Third-party headers (a prefix of the include path) -> the modules that may include them;
 # "name:private" means only in src/<name>/, never in include/tinyfront/<name>/.
@@ -40,9 +41,9 @@ declare -A THIRD_PARTY=(
   ["boost/serialization"]="mpi:private"
   ["mpi.h"]="mpi:private"
   ["CLI/"]="cli"
-  ["Eigen/"]="model:private train:private analysis"
-  ["omp.h"]="model:private train:private spec:private"
-  ["nlohmann/"]="run train store analysis spec sweep mpi cli"
+  ["Eigen/"]="model:private train:private bench:private analysis"
+  ["omp.h"]="model:private train:private bench:private spec:private"
+  ["nlohmann/"]="run train bench store analysis spec sweep mpi cli"
 )
 
 # The one public header allowed a private library: the TOML face of the spec module, which the

@@ -5,12 +5,12 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "tinyfront/bench/calibrate.hpp"
 #include "tinyfront/cli/checks.hpp"
 #include "tinyfront/cli/commands.hpp"
 #include "tinyfront/cli/exit_codes.hpp"
 #include "tinyfront/spec/sweep_spec.hpp"
 #include "tinyfront/sweep/budget_limits.hpp"
-#include "tinyfront/train/calibrate.hpp"
 #include "tinyfront/util/auto_threads.hpp"
 
 namespace tinyfront::cli {

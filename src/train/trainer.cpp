@@ -10,7 +10,7 @@
 
 #include "tinyfront/model/flops.hpp"
 #include "tinyfront/model/model.hpp"
-#include "tinyfront/train/adam.hpp"
+#include "tinyfront/train/step.hpp"
 #include "tinyfront/util/error.hpp"
 
 namespace tinyfront {
@@ -142,7 +142,10 @@ TrainResult train_run(const RunConfig& cfg_in, const Corpus& corpus, const Train
   r.params_non_embedding = r.params - count_embedding_params(cfg.model);
   std::vector<int32_t> inputs(size_t(B) * T), targets(size_t(B) * tpw);
   std::vector<int64_t> starts(static_cast<size_t>(B));
-  AdamConfig adam{tc.lr, tc.beta1, tc.beta2, tc.eps, tc.weight_decay};
+  StepConfig step_cfg;
+  step_cfg.adam = AdamConfig{tc.lr, tc.beta1, tc.beta2, tc.eps, tc.weight_decay};
+  step_cfg.grad_clip = tc.grad_clip;
+  step_cfg.diverge_loss = tc.diverge_loss;
 
   auto session_start = Clock::now();
   auto last_checkpoint = Clock::now();
@@ -172,25 +175,16 @@ TrainResult train_run(const RunConfig& cfg_in, const Corpus& corpus, const Train
     fill_batch(cfg, corpus.train, starts.data(), int(nb), inputs, targets);
 
     const double lr = learning_rate(tc, st.step, budget.steps);
-    model_zero_grad(m);
-    float loss =
-        model_forward<float>(m, inputs.data(), targets.data(), int(nb), true, &st.dropout_rng);
-    if (!std::isfinite(loss) || loss > tc.diverge_loss) {
+    step_cfg.adam.lr = lr;
+    const StepResult step = train_step(m, inputs.data(), targets.data(), int(nb), st.dropout_rng,
+                                       st.adam_m, st.adam_v, step_cfg, st.step + 1);
+    const float loss = step.loss;
+    if (step.diverged) {
       r.status = RunStatus::diverged;
       r.message = "training loss " + std::to_string(loss) + " at step " + std::to_string(st.step) +
                   " (lr " + std::to_string(lr) + ")";
       break;
     }
-    model_backward(m);
-    if (tc.grad_clip > 0) {
-      double norm = grad_norm(m.grads);
-      if (norm > tc.grad_clip) {
-        float s = float(tc.grad_clip / (norm + 1e-6));
-        for (float& g : m.grads) g *= s;
-      }
-    }
-    adam.lr = lr;
-    adam_update(m.params, m.grads, st.adam_m, st.adam_v, m.tensors, adam, st.step + 1);
     st.step += 1;
     st.windows_done += nb;
     st.loss_sum += loss;

@@ -1,19 +1,14 @@
-// Corpora: reading text, tokenizing it (characters or words) and splitting it into
-// train / validation / test token streams.
+// Corpora: reading text, splitting it into train / validation / test and tokenizing them
+// (tokenizer.hpp) into token streams.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
-#include "tinyfront/util/enum_names.hpp"
+
+#include "tinyfront/data/tokenizer.hpp"
 
 namespace tinyfront {
-
-enum class TokenizerKind { chars, words };
-constexpr auto enum_names(TokenizerKind) {
-  return std::to_array<EnumName<TokenizerKind>>(
-      {{TokenizerKind::chars, "chars"}, {TokenizerKind::words, "words"}});
-}
 
 struct DataConfig {
   std::string name = "tinyshakespeare";  // dataset label used in results and analysis
@@ -33,13 +28,6 @@ struct DataConfig {
   std::vector<int64_t> max_tokens{0, 0, 0};
 
   bool operator==(const DataConfig&) const = default;
-};
-
-struct Vocabulary {
-  TokenizerKind kind = TokenizerKind::chars;
-  std::vector<std::string> tokens;  // id -> token (for chars: one-character strings)
-  int size() const { return int(tokens.size()); }
-  int unk_id() const;  // id of <unk>, or -1
 };
 
 struct Corpus {

@@ -1,4 +1,4 @@
-#include "tinyfront/train/bench.hpp"
+#include "tinyfront/bench/bench.hpp"
 
 #include <omp.h>
 #include <sys/resource.h>
@@ -14,7 +14,7 @@
 
 #include "tinyfront/model/flops.hpp"
 #include "tinyfront/model/model.hpp"
-#include "tinyfront/train/adam.hpp"
+#include "tinyfront/train/step.hpp"
 #include "tinyfront/util/error.hpp"
 #include "tinyfront/version.hpp"
 
@@ -156,15 +156,12 @@ ModelRate time_model(const BenchModel& bm, const BenchOptions& opt, double peak_
   for (auto& t : in) t = int32_t(rng.below(uint64_t(V)));
   for (auto& t : tg) t = int32_t(rng.below(uint64_t(V)));
   std::vector<float> mom(m.params.size(), 0.0f), vel(m.params.size(), 0.0f);
-  AdamConfig adam;
-  adam.lr = 1e-4;  // small, so that many steps stay well-behaved
+  StepConfig step_cfg;
+  step_cfg.adam.lr = 1e-4;  // small, so that many steps stay well-behaved
   int64_t t = 0;
-  // What the trainer does per step (trainer.cpp): zero, forward, backward, Adam.
+  // The trainer's step (train_step): zero, forward, backward, Adam.
   auto step = [&] {
-    model_zero_grad(m);
-    r.loss = model_forward<float>(m, in.data(), tg.data(), B, true, &rng);
-    model_backward(m);
-    adam_update(m.params, m.grads, mom, vel, m.tensors, adam, ++t);
+    r.loss = train_step(m, in.data(), tg.data(), B, rng, mom, vel, step_cfg, ++t).loss;
   };
 
   const int warmup = opt.quick ? 1 : 3;

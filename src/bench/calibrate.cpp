@@ -1,4 +1,4 @@
-#include "tinyfront/train/calibrate.hpp"
+#include "tinyfront/bench/calibrate.hpp"
 
 #include <omp.h>
 
@@ -7,7 +7,7 @@
 
 #include "tinyfront/model/flops.hpp"
 #include "tinyfront/model/model.hpp"
-#include "tinyfront/train/adam.hpp"
+#include "tinyfront/train/step.hpp"
 
 namespace tinyfront {
 
@@ -30,12 +30,7 @@ double measure_training_flops_per_second(int threads, double seconds) {
   for (auto& t : in) t = int32_t(rng.below(65));
   for (auto& t : tg) t = int32_t(rng.below(65));
   std::vector<float> mom(m.params.size(), 0.0f), vel(m.params.size(), 0.0f);
-  auto step = [&](int64_t t) {
-    model_zero_grad(m);
-    model_forward<float>(m, in.data(), tg.data(), B, true, &rng);
-    model_backward(m);
-    adam_update(m.params, m.grads, mom, vel, m.tensors, AdamConfig{}, t);
-  };
+  auto step = [&](int64_t t) { train_step(m, in.data(), tg.data(), B, rng, mom, vel, {}, t); };
   step(1);  // warm-up
   using Clock = std::chrono::steady_clock;
   auto t0 = Clock::now();
