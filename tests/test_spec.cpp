@@ -259,7 +259,7 @@ TEST(SweepSpec, IsoFlopBudgetMatchesTarget) {
   SweepSpec s = load_sweep_spec(p);
   ASSERT_EQ(s.runs.size(), 2u);
   for (auto& r : s.runs) {
-    RunCost c = run_cost(r, s.corpora.begin()->second);
+    PlannedCost c = planned_cost(r, s.corpora.begin()->second);
     EXPECT_NEAR(c.flops_study / 1e11, 1.0, 0.01) << r.model.context;
   }
 }
@@ -385,8 +385,8 @@ TEST(SweepSpec, BudgetLimitsNameWhatIsExceededWithTheNumbers) {
   double total = 0, largest = 0, longest = 0;
   for (auto& r : s.runs) {
     const CorpusInfo& ci = s.corpora.at(data_key(r.data));
-    total += run_cost(r, ci).flops_exact;
-    largest = std::max(largest, run_cost(r, ci).flops_exact);
+    total += planned_cost(r, ci).flops_exact;
+    largest = std::max(largest, planned_cost(r, ci).flops_exact);
     longest = std::max(longest, estimate_seconds(r, ci, 1e9) / 3600);
   }
   EXPECT_DOUBLE_EQ(cost.total_flops, total);
