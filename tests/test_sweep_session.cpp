@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tinyfront/run/config_json.hpp"
+#include "tinyfront/run/state_io.hpp"
 #include "tinyfront/store/results_file.hpp"
 #include "tinyfront/sweep/progress_tracker.hpp"
 #include "tinyfront/sweep/session.hpp"
@@ -103,13 +105,18 @@ TEST(SweepSession, ResumesFromTheResultsFileAndRoutesCheckpoints) {
     EXPECT_EQ(s.checkpoints.dir, o.out + ".ckpt");
     done_id = run_id(s.todo[0]);
     failed_id = run_id(s.todo[1]);
-    s.checkpoints.write(done_id, "state of the done run");
-    s.checkpoints.write(failed_id, "state of the preempted run");
+    TrainState state;
+    state.step = 3;
+    state.windows_done = 7;
+    s.checkpoints.write(done_id, serialize_state(state));
+    s.checkpoints.write(failed_id, serialize_state(state));
     // Recorded: the done run's checkpoint goes, the preempted run keeps its own to resume from.
     session_record(s, {finished(s.todo[0], RunStatus::done)});
     session_record(s, {finished(s.todo[1], RunStatus::preempted)});
     EXPECT_FALSE(s.checkpoints.read(done_id));
-    EXPECT_EQ(s.checkpoints.read(failed_id).value_or(""), "state of the preempted run");
+    const std::optional<std::string> kept = s.checkpoints.read(failed_id);
+    ASSERT_TRUE(kept);
+    EXPECT_EQ(deserialize_state(*kept).windows_done, 7);
     session_close(s);
   }
   {

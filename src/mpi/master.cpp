@@ -154,6 +154,20 @@ struct Master {
     progress.started_at = unix_now();
   }
 
+  // The checkpoint holds part of run i's work: the ETA counts only the rest. A checkpoint that
+  // does not parse is the run's failure, reported by the rank that executes it, not the job's.
+  void credit_checkpoint(size_t i, const std::string& state) {
+    int64_t windows_done = 0;
+    try {
+      windows_done = deserialize_state(state).windows_done;
+    } catch (const std::exception&) {
+      return;
+    }
+    const int64_t windows =
+        training_budget(runs[i], spec.corpora.at(data_key(runs[i].data)).train).windows;
+    progress.tracker.resumed(i, windows_done, windows);
+  }
+
   RunMessage make_message(size_t i) {
     RunMessage m;
     m.config_json = config_to_json(runs[i]).dump();
@@ -164,10 +178,7 @@ struct Master {
     if (cb.load_checkpoint && !opt.simulate)
       if (auto s = cb.load_checkpoint(ids[i])) {
         m.checkpoint = *s;
-        // The checkpoint holds part of the run's work: the ETA counts only the rest.
-        const int64_t windows =
-            training_budget(runs[i], spec.corpora.at(data_key(runs[i].data)).train).windows;
-        progress.tracker.resumed(i, deserialize_state(*s).windows_done, windows);
+        credit_checkpoint(i, *s);
       }
     return m;
   }
