@@ -1,30 +1,19 @@
+// Loading a sweep spec: the file and its TOML tree, the grid read (sweep_grid.cpp) and expanded
+// (sweep_expand.cpp) with the corpus sizes read here (the only corpus I/O); data keys and shards.
 #include "tinyfront/spec/sweep_spec.hpp"
 
 #include "sweep_grid.hpp"
 
 #include <omp.h>
 #include <toml++/toml.h>
-#include <cmath>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <functional>
-#include <iomanip>
 #include <set>
-#include <sstream>
 #include <unordered_set>
 
 #include "tinyfront/data/corpus.hpp"
-#include "tinyfront/model/flops.hpp"
-#include "tinyfront/model/model.hpp"
-#include "tinyfront/run/budget.hpp"
 #include "tinyfront/run/config_json.hpp"
-#include "tinyfront/run/fields.hpp"
-#include "tinyfront/spec/job_spec.hpp"
-#include "tinyfront/spec/toml_fields.hpp"
-#include "tinyfront/util/auto_threads.hpp"
 #include "tinyfront/util/files.hpp"
-#include "tinyfront/util/utf8.hpp"
 
 namespace fs = std::filesystem;
 
