@@ -315,7 +315,7 @@ TEST(ReferenceFile, StudyReferenceAgreesWithTheStudySpecs) {
       RunRecord r;
       r.run_id = run_id(cfg);
       r.config = cfg;
-      RunCost c = run_cost(cfg, spec.corpora.at(data_key(cfg.data)));
+      PlannedCost c = planned_cost(cfg, spec.corpora.at(data_key(cfg.data)));
       r.result.status = RunStatus::done;
       r.result.test_nll = 1.0;
       r.result.params = c.params;

@@ -265,7 +265,7 @@ TEST(SweepSpec, IsoFlopBudgetMatchesTarget) {
   SweepSpec s = load_sweep_spec(p);
   ASSERT_EQ(s.runs.size(), 2u);
   for (auto& r : s.runs) {
-    RunCost c = run_cost(r, s.corpora.begin()->second);
+    PlannedCost c = planned_cost(r, s.corpora.begin()->second);
     EXPECT_NEAR(c.flops_study / 1e11, 1.0, 0.01) << r.model.context;
     EXPECT_EQ(r.train.budget, "iso_flops=1e+11(study)");
     auto rule = parse_budget_label(r.train.budget);
@@ -345,7 +345,7 @@ TEST(SweepSpec, BadSpecsTable) {
       {"[defaults]\ndata." + kData + "[budget]\nmode = \"tokens_per_param\"\n",
        "budget.tokens_per_param: give at least one value for this mode"},
       {"[defaults]\ndata." + kData + "[budget]\nmode = \"chinchilla\"\n",
-       "sweep.toml:4:8: budget.mode: expected fixed, tokens_per_param, iso_flops or scaled_epochs"},
+       "sweep.toml:4:8: budget.mode: expected fixed, tokens_per_param, iso_flops, scaled_epochs"},
       {"[grid\n", "TOML syntax error"},
   };
   for (auto& c : cases) {
@@ -424,8 +424,8 @@ TEST(SweepSpec, BudgetLimitsNameWhatIsExceededWithTheNumbers) {
   double total = 0, largest = 0, longest = 0;
   for (auto& r : s.runs) {
     const CorpusInfo& ci = s.corpora.at(data_key(r.data));
-    total += run_cost(r, ci).flops_exact;
-    largest = std::max(largest, run_cost(r, ci).flops_exact);
+    total += planned_cost(r, ci).flops_exact;
+    largest = std::max(largest, planned_cost(r, ci).flops_exact);
     longest = std::max(longest, estimate_seconds(r, ci, 1e9) / 3600);
   }
   EXPECT_DOUBLE_EQ(cost.total_flops, total);

@@ -58,7 +58,7 @@ Command add_plan(CLI::App& app) {
     for (size_t k = 0; k < spec.runs.size(); ++k) {
       const RunConfig& r = spec.runs[k];
       const CorpusInfo& ci = spec.corpora.at(data_key(r.data));
-      RunCost c = run_cost(r, ci);
+      PlannedCost c = planned_cost(r, ci);
       double secs = estimate_seconds(c, fps);
       cost.add(c.flops(spec.settings.flops_convention), secs / 3600);
       for (Group* g : {&by_arch[to_string(r.model.arch)], &total}) {

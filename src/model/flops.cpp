@@ -138,4 +138,15 @@ double exact_forward_flops_per_window(const ModelConfig& cfg, Protocol protocol)
   return count(cfg, protocol).fwd;
 }
 
+TrainingFlops training_flops(const ModelConfig& cfg, Protocol protocol, int64_t params,
+                             int64_t params_non_embedding, int64_t windows) {
+  const int64_t tokens = windows * int64_t(cfg.context);
+  const int64_t targets = windows * targets_per_window(cfg, protocol);
+  TrainingFlops f;
+  f.study = 2.0 * double(params) * double(tokens);
+  f.kaplan = 6.0 * double(params_non_embedding) * double(targets);
+  f.exact = exact_flops_per_window(cfg, protocol) * double(windows);
+  return f;
+}
+
 }  // namespace tinyfront

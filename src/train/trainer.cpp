@@ -233,9 +233,9 @@ TrainResult train_run(const RunConfig& cfg_in, const Corpus& corpus, const Train
   r.train_windows = st.windows_done;
   r.train_tokens = st.windows_done * T;
   r.train_targets = st.windows_done * tpw;
-  r.flops_study = 2.0 * double(r.params) * double(r.train_tokens);
-  r.flops_kaplan = 6.0 * double(r.params_non_embedding) * double(r.train_targets);
-  r.flops_exact = exact_flops_per_window(cfg.model, tc.protocol) * double(r.train_windows);
+  const TrainingFlops flops =
+      training_flops(cfg.model, tc.protocol, r.params, r.params_non_embedding, r.train_windows);
+  r.flops_study = flops.study, r.flops_kaplan = flops.kaplan, r.flops_exact = flops.exact;
   r.curve = st.curve;
   r.best_val_nll = std::isfinite(st.best_val) ? st.best_val : std::nan("");
   r.best_val_step = st.best_step;

@@ -1,5 +1,6 @@
-// Running a sweep over MPI ranks: a dynamic queue on rank 0 (longest estimated run first),
-// workers that pull runs as they free up, progress reporting, and clean shutdown.
+// Running a sweep over MPI ranks: a dynamic queue on rank 0 (longest estimated run first,
+// src/mpi/master.cpp), workers that pull runs as they free up (worker.cpp) and execute them
+// (executor.hpp), progress reporting (sweep/progress_tracker.hpp), and clean shutdown (stop.cpp).
 #pragma once
 
 #include <functional>
@@ -15,8 +16,10 @@
 namespace tinyfront {
 
 struct SchedulerOptions {
-  bool simulate = false;           // workers sleep for the estimated duration instead of training
-  double simulate_scale = 1e-3;    // ... multiplied by this
+  // Every rank's executor (mpi/executor.hpp): simulated runs sleep for their estimated duration
+  // multiplied by simulate_scale instead of training.
+  bool simulate = false;
+  double simulate_scale = 1e-3;
   double flops_per_second = 0;     // throughput for estimates (0: a default of 2e10)
   bool quiet = false;              // no progress lines
   double progress_interval = 2.0;  // seconds between progress lines (plus one per finished run)
@@ -69,6 +72,5 @@ SweepOutcome run_sweep(const MpiWorld& world, const SweepSpec& spec,
 // Installs SIGTERM/SIGINT/SIGUSR1 handlers that set the stop flag polled by running runs.
 void install_stop_handlers();
 bool stop_requested();
-void request_stop();  // for tests
 
 }  // namespace tinyfront

@@ -1,6 +1,6 @@
 // The MPI job this process belongs to, as the commands see it: its rank, its size and the two
-// collectives they need. Boost.MPI stays inside the mpi module (src/mpi/world_impl.hpp is the
-// only place its types are named outside scheduler.cpp), so the CLI never includes it.
+// collectives they need. Boost.MPI stays inside the mpi module (its types are named only in
+// src/mpi/: world_impl.hpp and the scheduler's files), so the CLI never includes it.
 #pragma once
 
 #include <memory>

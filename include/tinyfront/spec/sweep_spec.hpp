@@ -65,15 +65,16 @@ SweepSpec load_sweep_spec(const std::string& path, const std::vector<std::string
 // Key identifying a data config (canonical JSON of the data section).
 std::string data_key(const DataConfig& d);
 
-// Parameters and FLOPs of a run under each convention, from its config and corpus sizes.
-struct RunCost {
+// The planned cost of a run: parameters and FLOPs under each convention, from its config and
+// corpus sizes, before it runs (what a finished run did is in its TrainResult).
+struct PlannedCost {
   int64_t params = 0, params_non_embedding = 0;
   int64_t windows = 0, train_tokens = 0, train_targets = 0;
   double flops_study = 0, flops_kaplan = 0, flops_exact = 0;
   double eval_flops = 0;  // forward FLOPs of all validations and the test
   double flops(FlopConvention c) const;
 };
-RunCost run_cost(const RunConfig& cfg, const CorpusInfo& corpus);
+PlannedCost planned_cost(const RunConfig& cfg, const CorpusInfo& corpus);
 
 // --shard i/n: the deterministic slice of runs whose id hashes to i modulo n (stable when points
 // are added to a spec).
