@@ -150,7 +150,9 @@ std::vector<std::pair<std::string, DataConfig>> vocabulary_names(
     if (keys_of_name[name].size() > 1) {
       RunConfig probe;
       probe.data = r.data;
-      name += "." + run_id(probe).substr(0, 8);
+      // Appended piece by piece: "." + std::string&& trips a false GCC 12 -Wrestrict warning.
+      name += '.';
+      name += run_id(probe).substr(0, 8);
     }
     names.emplace_back(name, r.data);
   }
