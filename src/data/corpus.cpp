@@ -84,9 +84,6 @@ Corpus load_corpus(const DataConfig& cfg, const std::string& base_dir) {
   for (int i = 0; i < 3; ++i)
     if (parts[i].empty())
       throw Error("data.path: " + p + ": the " + kSplitNames[i] + " split is empty");
-  c.train_chars = int64_t(parts[0].size());
-  c.valid_chars = int64_t(parts[1].size());
-  c.test_chars = int64_t(parts[2].size());
 
   std::vector<int32_t>* out[3] = {&c.train, &c.valid, &c.test};
   c.vocab.kind = cfg.tokenizer;
@@ -124,14 +121,9 @@ Corpus load_corpus(const DataConfig& cfg, const std::string& base_dir) {
   }
   if (c.vocab.size() < 2) throw Error("data.path: " + p + ": vocabulary has fewer than 2 tokens");
   // Truncation comes after the vocabulary, which stays that of the whole splits.
-  int64_t* chars[3] = {&c.train_chars, &c.valid_chars, &c.test_chars};
   for (int i = 0; i < 3; ++i) {
     const int64_t limit = i < int(cfg.max_tokens.size()) ? cfg.max_tokens[size_t(i)] : 0;
-    if (limit <= 0 || limit >= int64_t(out[i]->size())) continue;
-    out[i]->resize(size_t(limit));
-    // Bits per character need the characters of what is evaluated; for words the count is
-    // not used (test_bpc is 0), so it is left at the whole split's.
-    if (cfg.tokenizer == TokenizerKind::chars) *chars[i] = limit;
+    if (limit > 0 && limit < int64_t(out[i]->size())) out[i]->resize(size_t(limit));
   }
   return c;
 }

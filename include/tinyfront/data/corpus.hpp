@@ -35,7 +35,6 @@ struct Corpus {
   std::string resolved_path;
   Vocabulary vocab;
   std::vector<int32_t> train, valid, test;
-  int64_t train_chars = 0, valid_chars = 0, test_chars = 0;  // for bits per character
 };
 
 // Throws tinyfront::Error naming the path and what is wrong (missing, empty, too short).
