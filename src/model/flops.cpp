@@ -6,7 +6,7 @@
 
 namespace tinyfront {
 
-// The exact count follows src/model/model.cpp and layers.cpp layer by layer: which products are
+// The exact count follows src/model/model*.cpp and layers_*.cpp layer by layer: which products are
 // computed and on how many rows. docs/flops.md has the derivation; in short:
 //  - a product of [n,i] by [i,o] is 2nio FLOPs (a multiply-add is 2); its backward is 2nio for
 //    the weight gradient and 2nio more for the input gradient when one is needed;
@@ -16,7 +16,7 @@ namespace tinyfront {
 //    1 and embedding scatter 1 per table; exp, erf and the like count as 1;
 //  - causal attention multiplies, for each block of 4 query rows [t0, t1), the keys [0, t1)
 //    only: the upper triangle outside the diagonal blocks is neither computed nor counted (this
-//    is the SIMD path of layers.cpp, taken when the head size is a multiple of the SIMD width,
+//    is the SIMD path of layers_attention.cpp, taken when the head size is a multiple of the SIMD width,
 //    as in every configuration of the study; the rounding of score rows up to whole SIMD
 //    packets is not counted);
 //  - under the paper protocol the last block computes keys and values for every position and
@@ -24,7 +24,7 @@ namespace tinyfront {
 //  - the optimizer step is per step, not per window, and is not included.
 namespace {
 
-constexpr int kRowBlock = 4;  // query rows per block, as in layers.cpp
+constexpr int kRowBlock = 4;  // query rows per block, as in layers_attention.cpp
 
 struct Count {
   double fwd = 0, bwd = 0;
