@@ -16,8 +16,8 @@ namespace tinyfront {
 //    1 and embedding scatter 1 per table; exp, erf and the like count as 1;
 //  - causal attention multiplies, for each block of 4 query rows [t0, t1), the keys [0, t1)
 //    only: the upper triangle outside the diagonal blocks is neither computed nor counted (this
-//    is the SIMD path of layers_attention.cpp, taken when the head size is a multiple of the SIMD width,
-//    as in every configuration of the study; the rounding of score rows up to whole SIMD
+//    is the SIMD path of layers_attention.cpp, taken when the head size is a multiple of the SIMD
+//    width, as in every configuration of the study; the rounding of score rows up to whole SIMD
 //    packets is not counted);
 //  - under the paper protocol the last block computes keys and values for every position and
 //    everything else (query, attention, projection, LayerNorms, feed-forward) for the last one;
