@@ -22,6 +22,8 @@ int MpiWorld::broadcast_from_master(int value) const {
   return value;
 }
 
-void MpiWorld::barrier() const { impl_->comm.barrier(); }
+void MpiWorld::barrier() const {
+  impl_->comm.barrier();
+}
 
 }  // namespace tinyfront

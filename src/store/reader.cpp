@@ -109,5 +109,4 @@ Vocabulary store_read_vocab(const std::string& path, const std::string& name) {
   return vocab_of(v, name);
 }
 
-
 }  // namespace tinyfront
