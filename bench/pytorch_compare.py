@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Train the study's models in PyTorch and compare tokens/s with `tinyfront bench`.
 
-Same architectures as src/model/model.cpp (post-LN blocks: res1 = x + proj(attn(x)),
+Same architectures as src/model/model*.cpp (post-LN blocks: res1 = x + proj(attn(x)),
 ln1 = LN(res1), res2 = ln1 + fc2(act(fc(ln1))), ln2 = LN(res2); final LayerNorm then head; token +
 learned position embeddings), same batch sizes, same thread counts (torch.set_num_threads), float32,
 Adam, random tokens. Like the study's PyTorch code, every position is computed in every block; under
@@ -26,7 +26,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-# The models of `tinyfront bench` (src/train/bench.cpp, bench_models()).
+# The models of `tinyfront bench` (src/bench/bench.cpp, bench_models()).
 MODELS = {
     "linear": dict(arch="linear", vocab=65, T=128, d=128, batch=64, protocol="paper"),
     "mlp": dict(arch="mlp", vocab=65, T=128, d=128, hidden=[256, 256], batch=64, protocol="paper"),

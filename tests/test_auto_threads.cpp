@@ -6,8 +6,8 @@
 #include <map>
 
 #include "mpi_helpers.hpp"
+#include "tinyfront/spec/sweep_spec.hpp"
 #include "tinyfront/store/results_file.hpp"
-#include "tinyfront/sweep/sweep_spec.hpp"
 #include "tinyfront/util/auto_threads.hpp"
 #include "tinyfront/util/error.hpp"
 

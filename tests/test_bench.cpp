@@ -11,8 +11,8 @@
 #include <set>
 #include <string>
 
+#include "tinyfront/bench/bench.hpp"
 #include "tinyfront/model/flops.hpp"
-#include "tinyfront/train/bench.hpp"
 #include "tinyfront/util/error.hpp"
 
 using namespace tinyfront;

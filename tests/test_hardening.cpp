@@ -13,8 +13,8 @@
 #include <fstream>
 
 #include "mpi_helpers.hpp"
+#include "tinyfront/spec/sweep_spec.hpp"
 #include "tinyfront/store/results_file.hpp"
-#include "tinyfront/sweep/sweep_spec.hpp"
 #include "tinyfront/util/error.hpp"
 #include "tinyfront/util/files.hpp"
 

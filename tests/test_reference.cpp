@@ -12,9 +12,9 @@
 
 #include "mpi_helpers.hpp"
 #include "tinyfront/analysis/reference.hpp"
+#include "tinyfront/run/config_json.hpp"
+#include "tinyfront/spec/sweep_spec.hpp"
 #include "tinyfront/store/results_file.hpp"
-#include "tinyfront/sweep/sweep_spec.hpp"
-#include "tinyfront/train/spec.hpp"
 
 using namespace tinyfront;
 using namespace tinyfront::testing_support;
@@ -315,7 +315,7 @@ TEST(ReferenceFile, StudyReferenceAgreesWithTheStudySpecs) {
       RunRecord r;
       r.run_id = run_id(cfg);
       r.config = cfg;
-      RunCost c = run_cost(cfg, spec.corpora.at(data_key(cfg.data)));
+      PlannedCost c = planned_cost(cfg, spec.corpora.at(data_key(cfg.data)));
       r.result.status = RunStatus::done;
       r.result.test_nll = 1.0;
       r.result.params = c.params;

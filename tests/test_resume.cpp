@@ -9,8 +9,8 @@
 #include <random>
 
 #include "mpi_helpers.hpp"
+#include "tinyfront/run/config_json.hpp"
 #include "tinyfront/store/results_file.hpp"
-#include "tinyfront/train/spec.hpp"
 
 using namespace tinyfront;
 using namespace tinyfront::testing_support;

@@ -24,9 +24,9 @@
 #include <sstream>
 
 #include "mpi_helpers.hpp"
+#include "tinyfront/run/config_json.hpp"
+#include "tinyfront/spec/sweep_spec.hpp"
 #include "tinyfront/store/results_file.hpp"
-#include "tinyfront/sweep/sweep_spec.hpp"
-#include "tinyfront/train/spec.hpp"
 
 using namespace tinyfront;
 using namespace tinyfront::testing_support;
@@ -338,17 +338,21 @@ TEST_F(Slurm, Usr1CheckpointsRequeuesAndResumesBitIdentical) {
 // checkpoints and requeues itself; the next one (or the one after) finishes.
 TEST_F(Slurm, TimeLimitWarningRequeuesUntilDoneNothingLostNothingRepeated) {
   TempDir dir("slurm_timelimit");
-  // Work sized to this machine now: 8 runs of about 12 s (measured on one 20000-window run), so
-  // the sweep outlasts the latest possible warning (60 s after the start) by a good margin.
+  // Work sized to this machine now: 8 runs of at least 15 s of training each (from the training
+  // throughput of one 20000-window run: its wall time also holds start-up and evaluation, which
+  // do not grow with the windows, and sized runs from it came out up to 2x short on a loaded
+  // machine), so the sweep outlasts the latest possible warning (60 s after the start) by a good
+  // margin even if the machine is twice as fast during the job as during the measurement.
   std::string calib = dir.file("calib.toml", transformer_spec("calib", 32, 20000, "[1e-3]", "[1]"));
   CommandResult c =
       run_command(mpiexec(2, "sweep " + calib + " --out " + dir.file("calib.h5") + " --quiet"));
   ASSERT_EQ(c.exit_code, 0) << c.output;
-  const double calib_seconds = store_read_runs(dir.file("calib.h5")).at(0).result.wall_seconds;
-  const int windows =
-      std::clamp(int(20000 * 12.0 / std::max(calib_seconds, 1e-3)) / 1000 * 1000, 20000, 1000000);
-  std::fprintf(stderr, "[slurm] 20000 windows took %.2f s: %d windows per run\n", calib_seconds,
-               windows);
+  const TrainResult calib_run = store_read_runs(dir.file("calib.h5")).at(0).result;
+  const double windows_per_second = calib_run.tokens_per_second / 32.0;  // T = 32
+  const int windows = std::clamp(int(windows_per_second * 15.0) / 1000 * 1000, 20000, 1000000);
+  std::fprintf(stderr,
+               "[slurm] 20000 windows took %.2f s (%.0f windows/s training): %d windows per run\n",
+               calib_run.wall_seconds, windows_per_second, windows);
   std::string spec = dir.file(
       "tl.toml", transformer_spec("timelimit", 32, windows, "[1e-3, 2e-3, 3e-3, 4e-3]", "[1, 2]"));
   std::string out = dir.file("tl.h5");

@@ -6,9 +6,11 @@
 #include <fstream>
 
 #include "tinyfront/model/model.hpp"
+#include "tinyfront/run/budget_rule.hpp"
+#include "tinyfront/run/config_json.hpp"
+#include "tinyfront/spec/job_spec.hpp"
+#include "tinyfront/spec/sweep_spec.hpp"
 #include "tinyfront/sweep/budget_limits.hpp"
-#include "tinyfront/sweep/sweep_spec.hpp"
-#include "tinyfront/train/spec.hpp"
 #include "tinyfront/train/trainer.hpp"
 
 using namespace tinyfront;
@@ -241,6 +243,11 @@ TEST(SweepSpec, TokensPerParamBudget) {
     ModelConfig m = r.model;
     m.vocab = 65;
     double k = r.train.budget == "tokens_per_param=10" ? 10 : 20;
+    auto rule = parse_budget_label(r.train.budget);
+    ASSERT_TRUE(rule) << r.train.budget;
+    EXPECT_EQ(rule->mode, BudgetMode::tokens_per_param);
+    EXPECT_EQ(rule->value, k);
+    EXPECT_EQ(to_label(*rule), r.train.budget);
     // tokens rounded up to whole windows of T predicted tokens
     double want = k * count_params(m);
     EXPECT_GE(r.train.tokens, want);
@@ -258,8 +265,15 @@ TEST(SweepSpec, IsoFlopBudgetMatchesTarget) {
   SweepSpec s = load_sweep_spec(p);
   ASSERT_EQ(s.runs.size(), 2u);
   for (auto& r : s.runs) {
-    RunCost c = run_cost(r, s.corpora.begin()->second);
+    PlannedCost c = planned_cost(r, s.corpora.begin()->second);
     EXPECT_NEAR(c.flops_study / 1e11, 1.0, 0.01) << r.model.context;
+    EXPECT_EQ(r.train.budget, "iso_flops=1e+11(study)");
+    auto rule = parse_budget_label(r.train.budget);
+    ASSERT_TRUE(rule);
+    EXPECT_EQ(rule->mode, BudgetMode::iso_flops);
+    EXPECT_EQ(rule->value, 1e11);
+    EXPECT_EQ(rule->convention, FlopConvention::study);
+    EXPECT_EQ(to_label(*rule), r.train.budget);
   }
 }
 
@@ -279,6 +293,32 @@ TEST(SweepSpec, ScaledEpochsFollowParameterRatio) {
   int want = int(std::lround(2.0 * count_params(m4) / count_params(m2)));
   EXPECT_EQ(s.runs[1].train.epochs, want);
   EXPECT_GT(want, 2);
+  // The label carries the model's own ratio; the group (what analysis matches on) does not.
+  for (auto& r : s.runs) {
+    auto rule = parse_budget_label(r.train.budget);
+    ASSERT_TRUE(rule) << r.train.budget;
+    EXPECT_EQ(rule->mode, BudgetMode::scaled_epochs);
+    EXPECT_EQ(to_label(*rule), r.train.budget);
+    EXPECT_EQ(budget_group(r.train.budget), "scaled_epochs");
+  }
+}
+
+TEST(BudgetRule, LabelsRoundTripAndOthersAreRefused) {
+  for (const char* label :
+       {"fixed", "tokens_per_param=20", "tokens_per_param=0.5", "iso_flops=1e+15(study)",
+        "iso_flops=2e+11(exact)", "iso_flops=6e+12(kaplan)", "scaled_epochs(x1.31)",
+        "scaled_epochs(x4)"}) {
+    auto rule = parse_budget_label(label);
+    ASSERT_TRUE(rule) << label;
+    EXPECT_EQ(to_label(*rule), label);
+  }
+  for (const char* bad :
+       {"", "fixed ", "tokens_per_param=", "tokens_per_param=x", "iso_flops=1e15",
+        "iso_flops=1e15(flat)", "scaled_epochs(1.3)", "scaled_epochs(x1.3", "budget"})
+    EXPECT_FALSE(parse_budget_label(bad)) << bad;
+  EXPECT_EQ(budget_group("scaled_epochs(x2.5)"), "scaled_epochs");
+  EXPECT_EQ(budget_group("iso_flops=1e+15(study)"), "iso_flops=1e+15(study)");
+  EXPECT_EQ(budget_group("fixed"), "fixed");
 }
 
 // A table of bad sweep specs, each with the message it must produce.
@@ -305,7 +345,7 @@ TEST(SweepSpec, BadSpecsTable) {
       {"[defaults]\ndata." + kData + "[budget]\nmode = \"tokens_per_param\"\n",
        "budget.tokens_per_param: give at least one value for this mode"},
       {"[defaults]\ndata." + kData + "[budget]\nmode = \"chinchilla\"\n",
-       "sweep.toml:4:8: budget.mode: expected fixed, tokens_per_param, iso_flops or scaled_epochs"},
+       "sweep.toml:4:8: budget.mode: expected fixed, tokens_per_param, iso_flops, scaled_epochs"},
       {"[grid\n", "TOML syntax error"},
   };
   for (auto& c : cases) {
@@ -384,8 +424,8 @@ TEST(SweepSpec, BudgetLimitsNameWhatIsExceededWithTheNumbers) {
   double total = 0, largest = 0, longest = 0;
   for (auto& r : s.runs) {
     const CorpusInfo& ci = s.corpora.at(data_key(r.data));
-    total += run_cost(r, ci).flops_exact;
-    largest = std::max(largest, run_cost(r, ci).flops_exact);
+    total += planned_cost(r, ci).flops_exact;
+    largest = std::max(largest, planned_cost(r, ci).flops_exact);
     longest = std::max(longest, estimate_seconds(r, ci, 1e9) / 3600);
   }
   EXPECT_DOUBLE_EQ(cost.total_flops, total);

@@ -11,8 +11,8 @@
 #include <sstream>
 #include <string>
 
+#include "tinyfront/run/config_json.hpp"
 #include "tinyfront/store/results_file.hpp"
-#include "tinyfront/train/spec.hpp"
 
 namespace tinyfront::store_test {
 

@@ -5,7 +5,7 @@
 
 #include "tinyfront/data/corpus.hpp"
 #include "tinyfront/model/model.hpp"
-#include "tinyfront/train/spec.hpp"
+#include "tinyfront/run/config_json.hpp"
 #include "tinyfront/train/trainer.hpp"
 
 using namespace tinyfront;

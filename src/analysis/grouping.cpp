@@ -23,7 +23,7 @@ GroupingColumns grouping_columns(const ConfigColumns& cols) {
     std::vector<int32_t> rule_of_label(cols.values[f_budget].size());
     std::vector<char> label_scaled(cols.values[f_budget].size());
     for (size_t c = 0; c < cols.values[f_budget].size(); ++c) {
-      const std::string rule = budget_rule(cols.values[f_budget][c]);
+      const std::string rule = budget_group(cols.values[f_budget][c]);
       auto it = std::find(rules.begin(), rules.end(), rule);
       if (it == rules.end()) it = rules.insert(rules.end(), rule);
       rule_of_label[c] = int32_t(it - rules.begin());

@@ -9,53 +9,11 @@
 #include <set>
 
 #include "tinyfront/analysis/run_table.hpp"
-#include "tinyfront/train/spec.hpp"
+#include "tinyfront/run/fields.hpp"
+#include "tinyfront/spec/toml_fields.hpp"
 #include "tinyfront/util/error.hpp"
 
 namespace tinyfront {
-
-namespace {
-
-struct MetricName {
-  ReferenceMetric metric;
-  const char* name;
-};
-constexpr MetricName kMetrics[] = {
-    {ReferenceMetric::test_nll, "test_nll"},
-    {ReferenceMetric::best_val_nll, "best_val_nll"},
-    {ReferenceMetric::test_bpc, "test_bpc"},
-    {ReferenceMetric::test_ppl, "test_ppl"},
-    {ReferenceMetric::best_val_epoch, "best_val_epoch"},
-    {ReferenceMetric::params, "params"},
-    {ReferenceMetric::params_non_embedding, "params_non_embedding"},
-    {ReferenceMetric::train_tokens, "train_tokens"},
-    {ReferenceMetric::flops_study, "flops_study"},
-    {ReferenceMetric::flops_kaplan, "flops_kaplan"},
-    {ReferenceMetric::flops_exact, "flops_exact"},
-};
-
-std::string metric_list() {
-  std::string s;
-  for (const auto& m : kMetrics) s += (s.empty() ? "" : ", ") + std::string(m.name);
-  return s;
-}
-
-}  // namespace
-
-const char* to_string(ReferenceMetric m) {
-  for (const auto& x : kMetrics)
-    if (x.metric == m) return x.name;
-  return "?";
-}
-
-bool parse_enum(const std::string& s, ReferenceMetric& out) {
-  for (const auto& x : kMetrics)
-    if (s == x.name) {
-      out = x.metric;
-      return true;
-    }
-  return false;
-}
 
 bool is_loss_metric(ReferenceMetric m) {
   return m == ReferenceMetric::test_nll || m == ReferenceMetric::best_val_nll ||
@@ -319,15 +277,16 @@ class Reader {
         issues_.push_back(at(path_, v, "row." + key,
                              "unknown key (expected label, match.<field>, tolerance, "
                              "rel_tolerance, sigmas, note, or a metric: " +
-                                 metric_list() + ")"));
+                                 enum_choices<ReferenceMetric>() + ")"));
     }
     // Figures in the order of ReferenceMetric (NLLs first), not the TOML table's key order.
     std::stable_sort(metrics.begin(), metrics.end(),
                      [](const auto& a, const auto& b) { return int(a.first) < int(b.first); });
     if (metrics.empty())
-      issues_.push_back(at(path_, *t, "row",
-                           "row \"" + label + "\" of table \"" + table +
-                               "\" has no figure (give a metric: " + metric_list() + ")"));
+      issues_.push_back(
+          at(path_, *t, "row",
+             "row \"" + label + "\" of table \"" + table +
+                 "\" has no figure (give a metric: " + enum_choices<ReferenceMetric>() + ")"));
     if (here.match.empty() && !metrics.empty())
       issues_.push_back(at(path_, *t, "row.match",
                            "row \"" + label + "\" matches every run: give match.<field> values"));

@@ -100,12 +100,7 @@ void write_q1(std::ostream& o, const AnalysisReport& rep, const ReproductionInpu
     std::array<int, 3> buckets{};
     for (const auto& r : rep.ranking_summary) {
       if (r.dataset != dataset || r.protocol != protocol) continue;
-      const int c = r.convention == CostAxis::flops_study    ? 0
-                    : r.convention == CostAxis::flops_kaplan ? 1
-                    : r.convention == CostAxis::flops_exact  ? 2
-                                                             : -1;
-      if (c < 0) continue;
-      wins[r.arch][c] = r.wins;
+      wins[r.arch][int(r.convention)] = r.wins;
     }
     for (const auto& b : rep.bucket_winners) {
       if (b.dataset != dataset || b.protocol != protocol) continue;

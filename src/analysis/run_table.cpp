@@ -2,45 +2,22 @@
 
 #include <charconv>
 #include <cmath>
-#include <set>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 
-#include "tinyfront/train/spec.hpp"
+#include "tinyfront/run/fields.hpp"
 
 namespace tinyfront {
-
-const char* to_string(CostAxis c) {
-  switch (c) {
-    case CostAxis::flops_study:
-      return "flops_study";
-    case CostAxis::flops_kaplan:
-      return "flops_kaplan";
-    case CostAxis::flops_exact:
-      return "flops_exact";
-    case CostAxis::params:
-      return "params";
-  }
-  return "?";
-}
-
-bool parse_enum(const std::string& s, CostAxis& out) {
-  for (CostAxis c : kCostAxes)
-    if (s == to_string(c)) {
-      out = c;
-      return true;
-    }
-  return false;
-}
 
 double run_cost(const TrainResult& r, CostAxis c) {
   switch (c) {
     case CostAxis::flops_study:
-      return r.flops_study;
+      return r.flops(FlopConvention::study);
     case CostAxis::flops_kaplan:
-      return r.flops_kaplan;
+      return r.flops(FlopConvention::kaplan);
     case CostAxis::flops_exact:
-      return r.flops_exact;
+      return r.flops(FlopConvention::exact);
     case CostAxis::params:
       return double(r.params);
   }
@@ -68,36 +45,12 @@ void IgnoredRuns::count(const RunRecord& r) {
   }
 }
 
-std::string budget_rule(const std::string& label) {
-  if (label.rfind("scaled_epochs", 0) == 0) return "scaled_epochs";
-  return label;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Flattening configs. config_to_json builds a JSON tree per run, which costs ~10 us; at 100k runs
-// that alone is a second. The fields are read directly instead, with the same normalisation;
-// a test checks both agree field by field.
+// that alone is a second. The fields are rendered straight from the field table instead
+// (run/fields.hpp), with the same normalisation; a test checks both agree field by field.
 
 namespace {
-
-// config_to_json's normalisation of fields that do not apply (keep in step with spec.cpp).
-RunConfig normalised(const RunConfig& c) {
-  RunConfig n = c;
-  ModelConfig& m = n.model;
-  const bool attn = m.is_attention_family();
-  if (m.arch != Arch::mlp) m.hidden = {};
-  if (m.arch == Arch::attention) m.layers = 1;
-  if (!attn) {
-    m.layers = 0, m.heads = 0, m.ff = 0;
-    m.positions = Positions::none, m.norm = Norm::post, m.activation = Activation::relu;
-  }
-  if (m.arch == Arch::linear && m.one_hot) m.d_model = 0;
-  if (m.arch != Arch::linear) m.one_hot = false;
-  if (m.positions != Positions::rope) m.rope_base = 0, m.rope_style = RopeStyle::halves;
-  if (n.train.schedule == Schedule::constant) n.train.min_lr_ratio = 0;
-  if (n.data.tokenizer == TokenizerKind::chars) n.data.eos = false;
-  return n;
-}
 
 void put(std::string& out, double v) {
   char buf[32];
@@ -136,75 +89,22 @@ void put(std::string& out, const std::vector<T>& v) {
   out += ']';
 }
 
-struct FieldReader {
-  const char* name;
-  void (*render)(const RunConfig& n, std::string& out);  // n is normalised
-};
-
-#define TF_FIELD(NAME, EXPR)                                           \
-  FieldReader {                                                        \
-    NAME, [](const RunConfig& n, std::string& out) { put(out, EXPR); } \
-  }
-
-const std::vector<FieldReader>& field_readers() {
-  static const std::vector<FieldReader> readers{
-      TF_FIELD("data.name", n.data.name),
-      TF_FIELD("data.path", n.data.path),
-      TF_FIELD("data.tokenizer", to_string(n.data.tokenizer)),
-      TF_FIELD("data.split", n.data.split),
-      TF_FIELD("data.eos", n.data.eos),
-      TF_FIELD("data.vocab_from", n.data.vocab_from),
-      TF_FIELD("data.max_tokens", n.data.max_tokens),
-      TF_FIELD("model.arch", to_string(n.model.arch)),
-      TF_FIELD("model.context", n.model.context),
-      TF_FIELD("model.d_model", n.model.d_model),
-      TF_FIELD("model.one_hot", n.model.one_hot),
-      TF_FIELD("model.hidden", n.model.hidden),
-      TF_FIELD("model.layers", n.model.layers),
-      TF_FIELD("model.heads", n.model.heads),
-      TF_FIELD("model.ff", n.model.ff),
-      TF_FIELD("model.positions", to_string(n.model.positions)),
-      TF_FIELD("model.rope_base", n.model.rope_base),
-      TF_FIELD("model.rope_style", to_string(n.model.rope_style)),
-      TF_FIELD("model.norm", to_string(n.model.norm)),
-      TF_FIELD("model.activation", to_string(n.model.activation)),
-      TF_FIELD("model.dropout", n.model.dropout),
-      TF_FIELD("model.init", to_string(n.model.init)),
-      TF_FIELD("train.protocol", to_string(n.train.protocol)),
-      TF_FIELD("train.epochs", n.train.epochs),
-      TF_FIELD("train.windows_per_epoch", n.train.windows_per_epoch),
-      TF_FIELD("train.tokens", n.train.tokens),
-      TF_FIELD("train.batch", n.train.batch),
-      TF_FIELD("train.lr", n.train.lr),
-      TF_FIELD("train.beta1", n.train.beta1),
-      TF_FIELD("train.beta2", n.train.beta2),
-      TF_FIELD("train.eps", n.train.eps),
-      TF_FIELD("train.weight_decay", n.train.weight_decay),
-      TF_FIELD("train.schedule", to_string(n.train.schedule)),
-      TF_FIELD("train.warmup_steps", n.train.warmup_steps),
-      TF_FIELD("train.min_lr_ratio", n.train.min_lr_ratio),
-      TF_FIELD("train.grad_clip", n.train.grad_clip),
-      TF_FIELD("train.eval_windows", n.train.eval_windows),
-      TF_FIELD("train.eval_every", n.train.eval_every),
-      TF_FIELD("train.patience", n.train.patience),
-      TF_FIELD("train.restore_best", n.train.restore_best),
-      TF_FIELD("train.seed", n.train.seed),
-      TF_FIELD("train.threads", n.train.threads),
-      TF_FIELD("train.diverge_loss", n.train.diverge_loss),
-      TF_FIELD("train.budget", n.train.budget),
-  };
-  return readers;
+template <class T>
+void render(std::string& out, const T& member) {
+  if constexpr (std::is_enum_v<T>)
+    put(out, to_string(member));
+  else
+    put(out, member);
 }
-#undef TF_FIELD
 
-// The dotted names and rendered values of config_to_json, for fields the readers do not know.
-std::vector<std::pair<std::string, std::string>> json_fields(const RunConfig& cfg) {
+// Every field of the table as dotted name and rendered value.
+std::vector<std::pair<std::string, std::string>> fields_of(const RunConfig& cfg) {
   std::vector<std::pair<std::string, std::string>> out;
-  auto j = config_to_json(cfg);
-  for (auto& [section, obj] : j.items())
-    for (auto& [key, v] : obj.items())
-      out.emplace_back(section + "." + key,
-                       v.is_string() ? v.template get<std::string>() : v.dump());
+  for_each_field(cfg, [&out](const FieldInfo& f, const auto& member, const auto&) {
+    std::string v;
+    render(v, member);
+    out.emplace_back(std::string(f.section) + "." + f.key, std::move(v));
+  });
   return out;
 }
 
@@ -232,24 +132,11 @@ struct ColumnInterner {
 }  // namespace
 
 std::vector<std::pair<std::string, std::string>> config_fields(const RunConfig& cfg) {
-  std::vector<std::pair<std::string, std::string>> out;
-  RunConfig n = normalised(cfg);
-  for (const auto& f : field_readers()) {
-    std::string v;
-    f.render(n, v);
-    out.emplace_back(f.name, std::move(v));
-  }
-  return out;
+  return fields_of(normalise(cfg));
 }
 
 std::vector<std::pair<std::string, std::string>> config_fields_as_given(const RunConfig& cfg) {
-  std::vector<std::pair<std::string, std::string>> out;
-  for (const auto& f : field_readers()) {
-    std::string v;
-    f.render(cfg, v);
-    out.emplace_back(f.name, std::move(v));
-  }
-  return out;
+  return fields_of(cfg);
 }
 
 int ConfigColumns::field(const std::string& name) const {
@@ -261,17 +148,10 @@ int ConfigColumns::field(const std::string& name) const {
 ConfigColumns config_columns(const std::vector<const RunConfig*>& configs) {
   ConfigColumns cols;
   cols.rows = configs.size();
-  const auto& readers = field_readers();
-  // Fields config_to_json has and the readers do not: taken from JSON (slow path).
-  std::vector<std::string> extra;
-  if (!configs.empty()) {
-    std::set<std::string> known;
-    for (const auto& f : readers) known.insert(f.name);
-    for (auto& [name, value] : json_fields(*configs.front()))
-      if (!known.count(name)) extra.push_back(name);
-  }
-  for (const auto& f : readers) cols.names.push_back(f.name);
-  for (const auto& e : extra) cols.names.push_back(e);
+  RunConfig scratch;
+  for_each_field(scratch, [&cols](const FieldInfo& f, const auto&, const auto&) {
+    cols.names.push_back(std::string(f.section) + "." + f.key);
+  });
   const size_t nf = cols.names.size();
   cols.codes.assign(nf, std::vector<int32_t>(configs.size()));
   cols.values.assign(nf, {});
@@ -280,21 +160,14 @@ ConfigColumns config_columns(const std::vector<const RunConfig*>& configs) {
 
   std::string buf;
   for (size_t row = 0; row < configs.size(); ++row) {
-    RunConfig n = normalised(*configs[row]);
-    for (size_t f = 0; f < readers.size(); ++f) {
+    const RunConfig n = normalise(*configs[row]);
+    size_t f = 0;
+    for_each_field(n, [&](const FieldInfo&, const auto& member, const auto&) {
       buf.clear();
-      readers[f].render(n, buf);
+      render(buf, member);
       cols.codes[f][row] = interners[f].code(buf);
-    }
-    if (!extra.empty()) {
-      auto all = json_fields(*configs[row]);
-      for (size_t e = 0; e < extra.size(); ++e) {
-        std::string v = "(missing)";
-        for (auto& [name, value] : all)
-          if (name == extra[e]) v = value;
-        cols.codes[readers.size() + e][row] = interners[readers.size() + e].code(v);
-      }
-    }
+      ++f;
+    });
   }
   return cols;
 }

@@ -15,6 +15,7 @@
 #include "tinyfront/util/error.hpp"
 #include "tinyfront/util/files.hpp"
 #include "tinyfront/util/process.hpp"
+#include "tinyfront/util/share.hpp"
 
 namespace fs = std::filesystem;
 
@@ -83,6 +84,15 @@ Command add_analyze(CLI::App& app) {
       }
       if (!issues.empty()) throw SpecError(issues);
     }
+    // --convention names a FLOP axis ("flops_kaplan") or the convention itself ("kaplan").
+    bool convention_known = false;
+    for (FlopConvention c : kFlopConventions)
+      if (opt->convention == to_string(flops_axis(c)) || opt->convention == to_string(c))
+        ao.main_convention = c, convention_known = true;
+    if (!convention_known)
+      throw tinyfront::Error(
+          "--convention: expected flops_study, flops_kaplan or flops_exact, got " +
+          opt->convention);
     std::vector<RunRecord> records;
     std::vector<ResultsFileSummary> files;
     for (auto& in : opt->inputs) {
@@ -90,18 +100,15 @@ Command add_analyze(CLI::App& app) {
       files.push_back(summarise_results_file(in, r));
       records.insert(records.end(), r.begin(), r.end());
     }
-    if (!parse_enum(opt->convention, ao.main_convention))
-      throw tinyfront::Error(
-          "--convention: expected flops_study, flops_kaplan or flops_exact, got " +
-          opt->convention);
     ao.fit = !opt->no_fit;
     AnalysisReport rep = analyze_runs(records, ao);
     write_report(rep, opt->out);
     int plot_status = -1;
     if (!opt->no_plots) {
       // Plots are drawn by matplotlib; the report stands without them if Python is missing.
-      std::string script = std::string(TINYFRONT_SOURCE_DIR) + "/analysis/plot_report.py";
-      if (fs::exists(script)) {
+      std::optional<std::string> share = share_dir();
+      std::string script = share ? *share + "/analysis/plot_report.py" : "";
+      if (share && fs::exists(script)) {
         // Debian's matplotlib lives with /usr/bin/python3; a python3 earlier on PATH (pyenv,
         // a virtualenv) may lack it. TINYFRONT_PYTHON chooses explicitly.
         const char* env_python = std::getenv("TINYFRONT_PYTHON");
@@ -117,6 +124,11 @@ Command add_analyze(CLI::App& app) {
           std::fprintf(
               stderr, "warning: plotting failed (%s %s %s: exit %d); the tables are in %s\n",
               python.c_str(), script.c_str(), opt->out.c_str(), plot_status, opt->out.c_str());
+      } else {
+        std::fprintf(stderr,
+                     "warning: no plots: analysis/plot_report.py not found (no share directory "
+                     "beside the binary; set TINYFRONT_SHARE_DIR); the tables are in %s\n",
+                     opt->out.c_str());
       }
     }
     if (!opt->reproduction.empty()) {

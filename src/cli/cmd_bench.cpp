@@ -4,9 +4,9 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "tinyfront/bench/bench.hpp"
 #include "tinyfront/cli/checks.hpp"
 #include "tinyfront/cli/commands.hpp"
-#include "tinyfront/train/bench.hpp"
 #include "tinyfront/util/error.hpp"
 #include "tinyfront/util/files.hpp"
 

@@ -5,12 +5,12 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "tinyfront/bench/calibrate.hpp"
 #include "tinyfront/cli/checks.hpp"
 #include "tinyfront/cli/commands.hpp"
+#include "tinyfront/cli/exit_codes.hpp"
+#include "tinyfront/spec/sweep_spec.hpp"
 #include "tinyfront/sweep/budget_limits.hpp"
-#include "tinyfront/sweep/sweep_spec.hpp"
-#include "tinyfront/train/calibrate.hpp"
-#include "tinyfront/train/spec.hpp"
 #include "tinyfront/util/auto_threads.hpp"
 
 namespace tinyfront::cli {
@@ -58,7 +58,7 @@ Command add_plan(CLI::App& app) {
     for (size_t k = 0; k < spec.runs.size(); ++k) {
       const RunConfig& r = spec.runs[k];
       const CorpusInfo& ci = spec.corpora.at(data_key(r.data));
-      RunCost c = run_cost(r, ci);
+      PlannedCost c = planned_cost(r, ci);
       double secs = estimate_seconds(c, fps);
       cost.add(c.flops(spec.settings.flops_convention), secs / 3600);
       for (Group* g : {&by_arch[to_string(r.model.arch)], &total}) {
@@ -122,7 +122,7 @@ Command add_plan(CLI::App& app) {
                       x["budget"].get<std::string>().c_str(), x["estimated_seconds"].get<double>());
       for (auto& o : over) std::printf("LIMIT EXCEEDED: %s\n", o.c_str());
     }
-    return over.empty() ? 0 : 3;
+    return over.empty() ? kExitOk : kExitLimitExceeded;
   };
 }
 

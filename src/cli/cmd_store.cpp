@@ -9,8 +9,8 @@
 
 #include "tinyfront/cli/commands.hpp"
 #include "tinyfront/store/checkpoint.hpp"
-#include "tinyfront/store/progress.hpp"
 #include "tinyfront/store/results_file.hpp"
+#include "tinyfront/sweep/progress.hpp"
 #include "tinyfront/util/system.hpp"
 
 namespace fs = std::filesystem;

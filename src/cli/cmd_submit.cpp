@@ -1,29 +1,29 @@
-// tinyfront submit SPEC: a Slurm batch script from a template (slurm/*.sbatch.in), then sbatch.
+// tinyfront submit SPEC: a Slurm batch script from a template
+// (slurm/*.sbatch.in), then sbatch.
 //
-// The spec is validated first (a bad spec is an error and no job is submitted). The batch script
-// is written beside the results file; `sbatch --parsable` submits it and the job id is printed.
-// With --shards n the job-array template runs shard $SLURM_ARRAY_TASK_ID of n into one results
-// file per shard (join them with `tinyfront merge`). See docs/slurm.md.
+// The spec is validated first (a bad spec is an error and no job is submitted).
+// The batch script is written beside the results file; `sbatch --parsable`
+// submits it and the job id is printed. With --shards n the job-array template
+// runs shard $SLURM_ARRAY_TASK_ID of n into one results file per shard (join
+// them with `tinyfront merge`). See docs/slurm.md.
 
-#include <cctype>
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <regex>
-#include <sstream>
 
 #include "tinyfront/cli/checks.hpp"
 #include "tinyfront/cli/commands.hpp"
+#include "tinyfront/slurm/batch_script.hpp"
+#include "tinyfront/slurm/sbatch.hpp"
+#include "tinyfront/slurm/time_limit.hpp"
+#include "tinyfront/spec/sweep_spec.hpp"
 #include "tinyfront/sweep/budget_limits.hpp"
-#include "tinyfront/sweep/sweep_spec.hpp"
-#include "tinyfront/train/spec.hpp"
 #include "tinyfront/util/error.hpp"
 #include "tinyfront/util/files.hpp"
-#include "tinyfront/util/process.hpp"
+#include "tinyfront/util/share.hpp"
+#include "tinyfront/util/system.hpp"
 
 namespace fs = std::filesystem;
 
@@ -57,155 +57,8 @@ SpecError option_error(const std::string& option, const std::string& reason) {
   return SpecError({{"<command line>", 0, 0, option, reason}});
 }
 
-// Seconds of a Slurm time limit: "M", "M:S", "H:M:S", "D-H", "D-H:M", "D-H:M:S"; -1 for
-// UNLIMITED/INFINITE. Throws on anything else.
-long parse_slurm_time(const std::string& t) {
-  if (t == "UNLIMITED" || t == "INFINITE" || t == "unlimited" || t == "infinite") return -1;
-  static const std::regex re(R"(^(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?$)");
-  std::smatch m;
-  if (!std::regex_match(t, m, re))
-    throw option_error("--time",
-                       "expected minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS, "
-                       "got '" +
-                           t + "'");
-  auto num = [&](int i) { return m[i].matched ? std::stol(m[i].str()) : 0L; };
-  long secs;
-  if (m[1].matched) {  // days-hours[:minutes[:seconds]]
-    secs = num(1) * 86400 + num(2) * 3600 + num(3) * 60 + num(4);
-  } else if (m[4].matched) {  // hours:minutes:seconds
-    secs = num(2) * 3600 + num(3) * 60 + num(4);
-  } else if (m[3].matched) {  // minutes:seconds
-    secs = num(2) * 60 + num(3);
-  } else {  // minutes
-    secs = num(2) * 60;
-  }
-  if (secs <= 0) throw option_error("--time", "must be positive, got '" + t + "'");
-  return secs;
-}
-
-// One word for the shell: as is when it is plain, single-quoted otherwise.
-std::string shell_quote(const std::string& s) {
-  bool plain = !s.empty();
-  for (unsigned char c : s)
-    if (!(std::isalnum(c) || std::strchr("_./:=@%+-,", c))) plain = false;
-  if (plain) return s;
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-struct Value {
-  std::string text;
-  bool words = false;  // already a list of shell words (not quoted again)
-  std::string option;  // where the value comes from, for errors ("-p/--partition")
-};
-
-// A value refused in a batch script: a control character (a newline above all) would end the
-// #SBATCH line or the shell word and start a line of the user's choosing; no quoting makes that
-// safe in an #SBATCH line, so it is refused everywhere.
-void refuse_control_characters(const std::string& name, const Value& v) {
-  for (unsigned char ch : v.text)
-    if (ch < 0x20 || ch == 0x7f) {
-      char code[8];
-      std::snprintf(code, sizeof code, "0x%02x", ch);
-      throw option_error(v.option.empty() ? name : v.option,
-                         std::string("contains the control character ") + code +
-                             " (a newline, tab, ...), which cannot go into a batch script");
-    }
-}
-
-// A value in an "#SBATCH --key=value" line, which sbatch splits at blanks and reads quotes in:
-// plain values as they are, others in double quotes; a double quote or backslash cannot be
-// written there safely, so it is refused.
-std::string sbatch_quote(const std::string& name, const Value& v) {
-  bool plain = true;
-  for (unsigned char c : v.text) {
-    if (c == '"' || c == '\\')
-      throw option_error(
-          v.option.empty() ? name : v.option,
-          "contains '" + std::string(1, char(c)) + "', which cannot go into an #SBATCH line");
-    if (!(std::isalnum(c) || std::strchr("_./:=@%+-,", c))) plain = false;
-  }
-  return plain ? v.text : "\"" + v.text + "\"";
-}
-
-// The first lines of every batch script tinyfront writes carry this mark: `submit` may replace
-// such a script, never another file.
-constexpr const char* kGeneratedMark = "# Generated by `tinyfront submit`";
-
-bool is_generated_script(const std::string& path) {
-  std::string head;
-  try {
-    head = read_regular_file(path, "batch script").substr(0, 4096);
-  } catch (const Error&) {
-    return false;
-  }
-  return head.find(std::string("\n") + kGeneratedMark) != std::string::npos ||
-         head.rfind(kGeneratedMark, 0) == 0;
-}
-
-// Replaces {{NAME}} placeholders. In "#SBATCH" lines values go in as they are, and a line whose
-// placeholders are all empty is commented out ("##SBATCH"); in shell code values are quoted as
-// one shell word; other comment lines are kept unchanged (they document the placeholders).
-std::string fill_template(const std::string& text, const std::map<std::string, Value>& values,
-                          const std::string& template_path) {
-  static const std::regex ph(R"(\{\{([A-Z0-9_]+)\}\})");
-  std::istringstream in(text);
-  std::ostringstream out;
-  std::string line;
-  int lineno = 0;
-  while (std::getline(in, line)) {
-    ++lineno;
-    const bool sbatch = line.rfind("#SBATCH", 0) == 0;
-    const bool comment = !sbatch && line.find_first_not_of(" \t") != std::string::npos &&
-                         line[line.find_first_not_of(" \t")] == '#';
-    if (comment) {
-      out << line << "\n";
-      continue;
-    }
-    std::string result;
-    bool any = false, all_empty = true;
-    auto begin = std::sregex_iterator(line.begin(), line.end(), ph);
-    size_t last = 0;
-    for (auto it = begin; it != std::sregex_iterator(); ++it) {
-      const std::string name = (*it)[1].str();
-      auto v = values.find(name);
-      if (v == values.end())
-        throw Error(template_path + ":" + std::to_string(lineno) + ": unknown placeholder {{" +
-                    name + "}}");
-      any = true;
-      if (!v->second.text.empty()) all_empty = false;
-      refuse_control_characters(name, v->second);
-      result += line.substr(last, size_t(it->position()) - last);
-      if (sbatch)
-        result += sbatch_quote(name, v->second);
-      else if (v->second.words)
-        result += v->second.text;
-      else
-        result += v->second.text.empty() ? "''" : shell_quote(v->second.text);
-      last = size_t(it->position() + it->length());
-    }
-    result += line.substr(last);
-    if (sbatch && any && all_empty) result = "#" + result + "   # (not set)";
-    out << result << "\n";
-  }
-  return out.str();
-}
-
 std::string read_text(const std::string& path) {
   return read_regular_file(path, "batch template");
-}
-
-std::string self_binary() {
-  std::error_code ec;
-  fs::path p = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) throw Error("cannot find the tinyfront binary (/proc/self/exe): " + ec.message());
-  return p.string();
-}
-
-std::string trim(const std::string& s) {
-  size_t a = s.find_first_not_of(" \t\r\n"), b = s.find_last_not_of(" \t\r\n");
-  return a == std::string::npos ? "" : s.substr(a, b - a + 1);
 }
 
 std::string shard_path(const std::string& prefix, int i, int n) {
@@ -216,10 +69,10 @@ std::string shard_path(const std::string& prefix, int i, int n) {
 
 Command add_submit(CLI::App& app) {
   auto opt = std::make_shared<SubmitOptions>();
-  CLI::App* sub = app.add_subcommand(
-      "submit",
-      "Write a Slurm batch script for a sweep (checkpointed, requeued at the time "
-      "limit) and submit it with sbatch");
+  CLI::App* sub = app.add_subcommand("submit",
+                                     "Write a Slurm batch script for a sweep "
+                                     "(checkpointed, requeued at the time "
+                                     "limit) and submit it with sbatch");
   sub->add_option("spec", opt->spec, "Sweep spec (TOML), validated before anything is submitted")
       ->required();
   sub->add_option("--set", opt->sets, "Override passed to the sweep: section.key=value");
@@ -235,35 +88,43 @@ Command add_submit(CLI::App& app) {
       ->default_val(1)
       ->check(whole_number(1, 1024));
   sub->add_option("-t,--time", opt->time,
-                  "Time limit of one allocation (Slurm format: MM, HH:MM:SS, D-HH:MM ...); the "
+                  "Time limit of one allocation (Slurm format: MM, HH:MM:SS, "
+                  "D-HH:MM ...); the "
                   "sweep is checkpointed and requeued when it runs out")
       ->default_val("01:00:00");
   sub->add_option("-p,--partition", opt->partition, "Partition (default: the cluster's)");
   sub->add_option("--signal-seconds", opt->signal_seconds,
-                  "SIGUSR1 this many seconds before the time limit (default: 300, or a quarter "
+                  "SIGUSR1 this many seconds before the time limit (default: "
+                  "300, or a quarter "
                   "of a short time limit, at least 60)")
       ->check(whole_number(1, 65535));
   sub->add_option("--launcher", opt->launcher, "How ranks start: srun (--mpi=pmix) or mpirun")
       ->default_val("srun")
       ->check(CLI::IsMember({"srun", "mpirun"}));
   sub->add_option("-o,--out", opt->out,
-                  "Results file (default: <sweep name>.h5); the batch script and the job log "
+                  "Results file (default: <sweep name>.h5); the batch script "
+                  "and the job log "
                   "go beside it");
   sub->add_option("--shards", opt->shards,
-                  "Split the grid into n shards, one job-array task and results file each")
+                  "Split the grid into n shards, one job-array task and "
+                  "results file each")
       ->default_val(1)
       ->check(whole_number(1, 4096));
   sub->add_option("--template", opt->template_path,
-                  "Batch template (default: slurm/sweep.sbatch.in, or slurm/sweep-array.sbatch.in "
+                  "Batch template (default: slurm/sweep.sbatch.in, or "
+                  "slurm/sweep-array.sbatch.in "
                   "with --shards, of the source tree)");
   sub->add_option("-J,--job-name", opt->job_name, "Job name (default: the sweep's name)");
   sub->add_option("--sbatch-arg", opt->sbatch_args,
-                  "Extra argument for sbatch, e.g. --sbatch-arg=--account=abc (repeatable)");
+                  "Extra argument for sbatch, e.g. --sbatch-arg=--account=abc "
+                  "(repeatable)");
   sub->add_flag("--no-fast-requeue", opt->no_fast_requeue,
-                "After a requeue, wait for Slurm's requeue delay instead of resetting the begin "
+                "After a requeue, wait for Slurm's requeue delay instead of "
+                "resetting the begin "
                 "time");
   sub->add_flag("--ignore-limits", opt->ignore_limits,
-                "Submit even if the spec's max_total_flops/max_run_flops/max_hours are exceeded "
+                "Submit even if the spec's "
+                "max_total_flops/max_run_flops/max_hours are exceeded "
                 "(passed on to the sweep)");
   sub->add_flag("--dry-run", opt->dry_run, "Write the batch script but do not call sbatch");
   sub->add_flag("--force", opt->force,
@@ -276,29 +137,12 @@ Command add_submit(CLI::App& app) {
     sets.push_back("sweep.threads_per_rank=" + std::to_string(cpus));
     SweepSpec spec = load_sweep_spec(opt->spec, sets);  // SpecError: exit 2, nothing submitted
 
-    const long limit = parse_slurm_time(opt->time);
-    int signal_seconds = opt->signal_seconds;
-    if (signal_seconds < 0) {
-      if (limit < 0)
-        signal_seconds = 300;
-      else if (limit <= 60)
-        throw option_error("--time", "a time limit of " + std::to_string(limit) +
-                                         " s leaves no time to checkpoint: give --signal-seconds "
-                                         "or a longer --time");
-      else
-        signal_seconds = int(std::min<long>(300, std::max<long>(60, limit / 4)));
-    }
-    if (limit >= 0 && signal_seconds >= limit)
-      throw option_error("--signal-seconds", std::to_string(signal_seconds) +
-                                                 " s is not shorter than the time "
-                                                 "limit (" +
-                                                 std::to_string(limit) + " s)");
-    if (signal_seconds > 65535)
-      throw option_error("--signal-seconds", "at most 65535 (a Slurm limit)");
+    const long limit = slurm::parse_time(opt->time);
+    const int signal_seconds = slurm::signal_seconds(limit, opt->signal_seconds);
     if (opt->shards > 4096) throw option_error("--shards", "at most 4096");
 
-    // Each run's shard, from its id hashed once (not once per shard: 4,096 shards of a
-    // million runs).
+    // Each run's shard, from its id hashed once (not once per shard: 4,096
+    // shards of a million runs).
     std::vector<int> shard_of(spec.runs.size(), 0);
     std::vector<int> per_shard(size_t(opt->shards), 0);
     for (size_t k = 0; k < spec.runs.size(); ++k) {
@@ -306,8 +150,8 @@ Command add_submit(CLI::App& app) {
       per_shard[size_t(shard_of[k])] += 1;
     }
 
-    // The spec's limits, as `tinyfront sweep` checks them at its start (per shard), so that a job
-    // does not wait in the queue only to refuse to start.
+    // The spec's limits, as `tinyfront sweep` checks them at its start (per
+    // shard), so that a job does not wait in the queue only to refuse to start.
     if (!opt->ignore_limits) {
       const int workers = opt->nodes * opt->ntasks_per_node - 1;
       for (int i = 0; i < opt->shards; ++i) {
@@ -336,8 +180,7 @@ Command add_submit(CLI::App& app) {
     const bool array = opt->shards > 1;
     std::string tpl = opt->template_path;
     if (tpl.empty())
-      tpl = std::string(TINYFRONT_SOURCE_DIR) +
-            (array ? "/slurm/sweep-array.sbatch.in" : "/slurm/sweep.sbatch.in");
+      tpl = share_file(array ? "slurm/sweep-array.sbatch.in" : "slurm/sweep.sbatch.in");
     const std::string tpl_text = read_text(tpl);
     if (array && tpl_text.find("{{ARRAY}}") == std::string::npos &&
         tpl_text.find("--array") == std::string::npos)
@@ -347,7 +190,8 @@ Command add_submit(CLI::App& app) {
                                            std::to_string(opt->shards));
     const std::string script = prefix + (array ? ".array.sbatch" : ".sbatch");
     // Only a script tinyfront generated may be replaced (or any, with --force).
-    check_may_write(script, {"batch script", OutputKind::file, opt->force, is_generated_script});
+    check_may_write(script,
+                    {"batch script", OutputKind::file, opt->force, slurm::is_generated_script});
     const std::string log = prefix + (array ? "-%A_%a.out" : "-%j.out");
     std::string job_name = opt->job_name.empty() ? spec.settings.name : opt->job_name;
     for (char& ch : job_name)
@@ -355,10 +199,10 @@ Command add_submit(CLI::App& app) {
 
     std::string sweep_args;
     for (auto& s : opt->sets)
-      sweep_args += (sweep_args.empty() ? "--set " : " --set ") + shell_quote(s);
+      sweep_args += (sweep_args.empty() ? "--set " : " --set ") + slurm::shell_quote(s);
     if (opt->ignore_limits)
       sweep_args += (sweep_args.empty() ? "" : " ") + std::string("--ignore-limits");
-    std::map<std::string, Value> values = {
+    std::map<std::string, slurm::TemplateValue> values = {
         {"JOB_NAME",
          {job_name, false,
           opt->job_name.empty() ? "sweep.name (the default job name)" : "-J/--job-name"}},
@@ -370,7 +214,7 @@ Command add_submit(CLI::App& app) {
         {"SIGNAL_SECONDS", {std::to_string(signal_seconds), false, "--signal-seconds"}},
         {"LOG", {log, false, "-o/--out"}},
         {"LAUNCHER", {opt->launcher, false, "--launcher"}},
-        {"TINYFRONT", {self_binary(), false, "the tinyfront binary's path"}},
+        {"TINYFRONT", {executable_path(), false, "the tinyfront binary's path"}},
         {"SPEC", {fs::absolute(opt->spec).lexically_normal().string(), false, "spec"}},
         {"OUT", {out_abs.string(), false, "-o/--out"}},
         {"OUT_PREFIX", {prefix, false, "-o/--out"}},
@@ -379,14 +223,9 @@ Command add_submit(CLI::App& app) {
         {"SWEEP_ARGS", {sweep_args, true, "--set"}},
         {"FAST_REQUEUE", {opt->no_fast_requeue ? "0" : "1", false, "--no-fast-requeue"}},
     };
-    std::string text = fill_template(tpl_text, values, tpl);
     // A line saying where the script came from, after the shebang.
-    {
-      refuse_control_characters("TEMPLATE", {tpl, false, "--template"});
-      std::string note = std::string(kGeneratedMark) + " from " + tpl + "\n";
-      size_t nl = text.rfind("#!", 0) == 0 ? text.find('\n') + 1 : 0;
-      text.insert(nl, note);
-    }
+    const std::string text =
+        slurm::mark_generated(slurm::fill_template(tpl_text, values, tpl), tpl);
     write_file_atomically(script, text, false, 0755);
 
     std::vector<std::string> outputs;
@@ -397,35 +236,21 @@ Command add_submit(CLI::App& app) {
     int resuming = 0;
     for (auto& o : outputs) resuming += fs::exists(o);
 
-    std::vector<std::string> argv = {"sbatch", "--parsable"};
-    for (auto& a : opt->sbatch_args) argv.push_back(a);
-    argv.push_back(script);
-
+    const std::vector<std::string> argv = slurm::sbatch_argv(opt->sbatch_args, script);
     std::string job_id;
     if (!opt->dry_run) {
-      ProcessResult c = run_process(argv);
-      if (c.code == 127)
-        throw Error("sbatch not found (is Slurm installed and in PATH?): " + trim(c.err));
-      if (c.code != 0)
-        throw Error("sbatch failed (exit " + std::to_string(c.code) + "): " + trim(c.err + c.out) +
-                    "\n  batch script: " + script);
-      // --parsable prints "jobid" or "jobid;cluster" as its last line.
-      std::istringstream lines(c.out);
-      std::string l;
-      while (std::getline(lines, l))
-        if (!trim(l).empty()) job_id = trim(l).substr(0, trim(l).find(';'));
-      if (job_id.empty() || job_id.find_first_not_of("0123456789") != std::string::npos)
-        throw Error("sbatch printed no job id: '" + trim(c.out) + "'");
-      if (!trim(c.err).empty()) std::fprintf(stderr, "%s\n", trim(c.err).c_str());
+      slurm::Submitted submitted = slurm::submit(argv, script);
+      job_id = submitted.job_id;
+      if (!submitted.warnings.empty()) std::fprintf(stderr, "%s\n", submitted.warnings.c_str());
     }
 
     std::string sbatch_cmd;
-    for (auto& a : argv) sbatch_cmd += (sbatch_cmd.empty() ? "" : " ") + shell_quote(a);
+    for (auto& a : argv) sbatch_cmd += (sbatch_cmd.empty() ? "" : " ") + slurm::shell_quote(a);
     std::string merge_cmd;
     if (array) {
       merge_cmd = "tinyfront merge";
-      for (auto& o : outputs) merge_cmd += " " + shell_quote(o);
-      merge_cmd += " -o " + shell_quote(out_abs.string());
+      for (auto& o : outputs) merge_cmd += " " + slurm::shell_quote(o);
+      merge_cmd += " -o " + slurm::shell_quote(out_abs.string());
     }
     if (opt->json) {
       nlohmann::ordered_json j;
@@ -449,7 +274,8 @@ Command add_submit(CLI::App& app) {
       std::cout << j.dump() << "\n";
     } else {
       std::fprintf(stderr,
-                   "sweep %s: %zu runs, %d ranks x %d threads, time limit %s, SIGUSR1 %d s "
+                   "sweep %s: %zu runs, %d ranks x %d threads, time limit %s, "
+                   "SIGUSR1 %d s "
                    "before, launcher %s\n",
                    spec.settings.name.c_str(), spec.runs.size(), opt->nodes * opt->ntasks_per_node,
                    cpus, opt->time.c_str(), signal_seconds, opt->launcher.c_str());

@@ -7,10 +7,13 @@
 
 #include "tinyfront/cli/checks.hpp"
 #include "tinyfront/cli/commands.hpp"
+#include "tinyfront/cli/exit_codes.hpp"
 #include "tinyfront/model/model.hpp"
+#include "tinyfront/run/config_json.hpp"
+#include "tinyfront/run/record_json.hpp"
+#include "tinyfront/spec/job_spec.hpp"
 #include "tinyfront/store/weights.hpp"
 #include "tinyfront/train/sample.hpp"
-#include "tinyfront/train/spec.hpp"
 #include "tinyfront/train/trainer.hpp"
 #include "tinyfront/util/files.hpp"
 
@@ -64,25 +67,12 @@ Command add_train(CLI::App& app) {
       };
     TrainResult r = train_run(cfg, corpus, hooks);
     if (opt->json) {
+      // The result as the record codec writes it (run/record_json.hpp; non-finite numbers
+      // tagged as everywhere), without the curve, beside the run id and the config.
       nlohmann::ordered_json j;
       j["run_id"] = run_id(cfg);
-      j["status"] = to_string(r.status);
-      j["message"] = r.message;
-      j["params"] = r.params;
-      j["params_non_embedding"] = r.params_non_embedding;
-      j["train_tokens"] = r.train_tokens;
-      j["train_targets"] = r.train_targets;
-      j["flops_study"] = r.flops_study;
-      j["flops_kaplan"] = r.flops_kaplan;
-      j["flops_exact"] = r.flops_exact;
-      auto num = [](double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(); };
-      j["best_val_nll"] = num(r.best_val_nll);
-      j["best_val_step"] = r.best_val_step;
-      j["test_nll"] = num(r.test_nll);
-      j["test_ppl"] = num(r.test_ppl);
-      j["test_bpc"] = num(r.test_bpc);
-      j["wall_seconds"] = r.wall_seconds;
-      j["tokens_per_second"] = r.tokens_per_second;
+      for (auto& [key, value] : result_to_json(r).items())
+        if (key != "curve") j[key] = value;
       j["config"] = config_to_json(cfg);
       std::cout << j.dump() << "\n";
     } else {
@@ -102,7 +92,7 @@ Command add_train(CLI::App& app) {
                   r.test_bpc > 0 ? (", " + std::to_string(r.test_bpc) + " bits/char").c_str() : "");
       std::printf("wall time  %.2f s  (%.0f tokens/s)\n", r.wall_seconds, r.tokens_per_second);
     }
-    return r.status == RunStatus::done ? 0 : 1;
+    return r.status == RunStatus::done ? kExitOk : kExitFailed;
   };
 }
 

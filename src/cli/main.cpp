@@ -7,6 +7,7 @@
 #include <map>
 
 #include "tinyfront/cli/commands.hpp"
+#include "tinyfront/cli/exit_codes.hpp"
 #include "tinyfront/util/error.hpp"
 #include "tinyfront/version.hpp"
 
@@ -19,7 +20,7 @@ static int finish_stdout(int code) {
     const int err = errno;
     std::fprintf(stderr, "error: cannot write to standard output%s%s\n", err ? ": " : "",
                  err ? std::strerror(err) : "");
-    return code != 0 ? code : 1;
+    return code != tinyfront::cli::kExitOk ? code : tinyfront::cli::kExitFailed;
   }
   return code;
 }
@@ -48,23 +49,23 @@ int main(int argc, char** argv) {
     for (auto& [name, command] : commands) known += (known.empty() ? "" : ", ") + name;
     std::fprintf(stderr, "error: unknown subcommand '%s' (expected one of: %s)\n", argv[1],
                  known.c_str());
-    return 2;
+    return cli::kExitBadInput;
   }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  int code = 1;
+  int code = cli::kExitFailed;
   try {
     for (auto* sub : app.get_subcommands())
       if (commands.count(sub->get_name())) code = commands[sub->get_name()]();
   } catch (const SpecError& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
-    code = 2;
+    code = cli::kExitBadInput;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
-    code = 1;
+    code = cli::kExitFailed;
   }
   return finish_stdout(code);
 }

@@ -5,8 +5,9 @@
 #include <cstdio>
 #include <map>
 
-#include "tinyfront/store/record_json.hpp"
-#include "tinyfront/train/spec.hpp"
+#include "tinyfront/analysis/frontier.hpp"
+#include "tinyfront/run/config_json.hpp"
+#include "tinyfront/run/record_json.hpp"
 
 namespace tinyfront::cli {
 
@@ -61,16 +62,20 @@ void print_results_table(std::ostream& out, const std::vector<RunRecord>& record
       return a->config.data.name < b->config.data.name;
     return a->result.flops_study < b->result.flops_study;
   });
-  // Frontier per dataset: no cheaper (study FLOPs) model has a lower NLL.
+  // The frontier per (dataset, protocol) in study FLOPs, by the analysis's one definition.
   std::map<const RunRecord*, bool> frontier;
-  for (auto* r : rows) {
-    bool dominated = false;
-    for (auto* o : rows)
-      if (o != r && o->config.data.name == r->config.data.name &&
-          o->config.train.protocol == r->config.train.protocol &&
-          o->result.flops_study <= r->result.flops_study && o->result.test_nll < r->result.test_nll)
-        dominated = true;
-    frontier[r] = !dominated;
+  std::map<std::string, std::vector<const RunRecord*>> slices;
+  for (auto* r : rows)
+    slices[r->config.data.name + "|" + to_string(r->config.train.protocol)].push_back(r);
+  for (auto& [slice, members] : slices) {
+    std::vector<double> cost, loss;
+    std::vector<std::string> ids;
+    for (auto* r : members) {
+      cost.push_back(r->result.flops_study);
+      loss.push_back(r->result.test_nll);
+      ids.push_back(run_id(r->config));
+    }
+    for (size_t i : pareto_frontier(cost, loss, ids)) frontier[members[i]] = true;
   }
   char line[512];
   std::snprintf(line, sizeof line, "%-16s %-6s %-46s %10s %11s %11s %8s %8s  %s\n", "dataset",

@@ -8,28 +8,11 @@
 
 #include "tinyfront/util/error.hpp"
 #include "tinyfront/util/files.hpp"
+#include "tinyfront/util/share.hpp"
 
 namespace fs = std::filesystem;
 
 namespace tinyfront {
-
-const char* to_string(TokenizerKind k) {
-  return k == TokenizerKind::chars ? "chars" : "words";
-}
-bool parse_enum(const std::string& s, TokenizerKind& out) {
-  if (s == "chars")
-    out = TokenizerKind::chars;
-  else if (s == "words")
-    out = TokenizerKind::words;
-  else
-    return false;
-  return true;
-}
-
-int Vocabulary::unk_id() const {
-  auto it = std::find(tokens.begin(), tokens.end(), "<unk>");
-  return it == tokens.end() ? -1 : int(it - tokens.begin());
-}
 
 std::string resolve_data_path(const std::string& path, const std::string& base_dir) {
   fs::path p(path);
@@ -37,14 +20,14 @@ std::string resolve_data_path(const std::string& path, const std::string& base_d
   if (!base_dir.empty() && fs::exists(fs::path(base_dir) / p))
     return (fs::path(base_dir) / p).lexically_normal().string();
   if (fs::exists(p)) return p.string();
-#ifdef TINYFRONT_SOURCE_DIR
-  if (fs::exists(fs::path(TINYFRONT_SOURCE_DIR) / p))
-    return (fs::path(TINYFRONT_SOURCE_DIR) / p).string();
-#endif
+  if (std::optional<std::string> share = share_dir(); share && fs::exists(fs::path(*share) / p))
+    return fs::canonical(fs::path(*share) / p).string();
   return path;
 }
 
 namespace {
+
+const std::string kSplitNames[3] = {"train", "valid", "test"};
 
 // A corpus file: a regular file (a FIFO would block, /dev/zero would never end) of text (a NUL
 // byte means a binary file, whose "characters" no results file could store as a vocabulary).
@@ -55,19 +38,6 @@ std::string read_file(const std::string& path) {
     throw Error("data.path " + path + ": contains a NUL byte (at byte " + std::to_string(nul) +
                 "): a binary file, not a text corpus");
   return text;
-}
-
-std::vector<std::string> split_words(const std::string& text, bool eos) {
-  std::vector<std::string> out;
-  std::istringstream lines(text);
-  std::string line;
-  while (std::getline(lines, line)) {
-    std::istringstream ws(line);
-    std::string w;
-    while (ws >> w) out.push_back(w);
-    if (eos) out.push_back("<eos>");
-  }
-  return out;
 }
 
 }  // namespace
@@ -113,14 +83,7 @@ Corpus load_corpus(const DataConfig& cfg, const std::string& base_dir) {
   }
   for (int i = 0; i < 3; ++i)
     if (parts[i].empty())
-      throw Error("data.path: " + p + ": the " +
-                  std::string(i == 0   ? "train"
-                              : i == 1 ? "valid"
-                                       : "test") +
-                  " split is empty");
-  c.train_chars = int64_t(parts[0].size());
-  c.valid_chars = int64_t(parts[1].size());
-  c.test_chars = int64_t(parts[2].size());
+      throw Error("data.path: " + p + ": the " + kSplitNames[i] + " split is empty");
 
   std::vector<int32_t>* out[3] = {&c.train, &c.valid, &c.test};
   c.vocab.kind = cfg.tokenizer;
@@ -129,62 +92,38 @@ Corpus load_corpus(const DataConfig& cfg, const std::string& base_dir) {
     int nsrc = cfg.vocab_from == "train" ? 1 : 3;
     for (int i = 0; i < nsrc; ++i)
       for (unsigned char ch : parts[i]) seen[ch] = true;
-    int32_t id_of[256];
-    std::fill(id_of, id_of + 256, -1);
     for (int ch = 0; ch < 256; ++ch)
-      if (seen[ch]) {
-        id_of[ch] = int32_t(c.vocab.tokens.size());
-        c.vocab.tokens.push_back(std::string(1, char(ch)));
-      }
-    for (int i = 0; i < 3; ++i) {
-      out[i]->reserve(parts[i].size());
-      for (unsigned char ch : parts[i]) {
-        if (id_of[ch] < 0)
-          throw Error("data.path: " + p + ": character " + std::to_string(int(ch)) +
-                      " of a held-out split is not in the training vocabulary");
-        out[i]->push_back(id_of[ch]);
-      }
-    }
+      if (seen[ch]) c.vocab.tokens.push_back(std::string(1, char(ch)));
+    for (int i = 0; i < 3; ++i)
+      *out[i] = encode(c.vocab, parts[i], false,
+                       "data.path: " + p + ": the " + kSplitNames[i] + " split");
   } else {
-    // Vocabulary from the training split, in order of first appearance (stable ids).
+    // Vocabulary from the training split, in order of first appearance (stable ids), and <unk>
+    // after it when a held-out word is out of vocabulary and the text has no <unk> of its own.
     std::unordered_map<std::string, int32_t> id_of;
     std::vector<std::string> words[3];
     for (int i = 0; i < 3; ++i) words[i] = split_words(parts[i], cfg.eos);
     for (auto& w : words[0])
       if (id_of.emplace(w, int32_t(c.vocab.tokens.size())).second) c.vocab.tokens.push_back(w);
-    int32_t unk = -1;
-    for (int i = 0; i < 3; ++i) {
-      out[i]->reserve(words[i].size());
-      for (auto& w : words[i]) {
-        auto it = id_of.find(w);
-        if (it != id_of.end()) {
-          out[i]->push_back(it->second);
-        } else {  // out of vocabulary -> <unk> (added on first need)
-          if (unk < 0) {
-            auto u = id_of.find("<unk>");
-            if (u != id_of.end())
-              unk = u->second;
-            else {
-              unk = int32_t(c.vocab.tokens.size());
-              c.vocab.tokens.push_back("<unk>");
-              id_of["<unk>"] = unk;
-            }
+    if (!id_of.count("<unk>")) {
+      bool oov = false;
+      for (int i = 1; i < 3 && !oov; ++i)
+        for (const std::string& w : words[i])
+          if (!id_of.count(w)) {
+            oov = true;
+            break;
           }
-          out[i]->push_back(unk);
-        }
-      }
+      if (oov) c.vocab.tokens.push_back("<unk>");
     }
+    for (int i = 0; i < 3; ++i)
+      *out[i] =
+          encode_words(c.vocab, words[i], "data.path: " + p + ": the " + kSplitNames[i] + " split");
   }
   if (c.vocab.size() < 2) throw Error("data.path: " + p + ": vocabulary has fewer than 2 tokens");
   // Truncation comes after the vocabulary, which stays that of the whole splits.
-  int64_t* chars[3] = {&c.train_chars, &c.valid_chars, &c.test_chars};
   for (int i = 0; i < 3; ++i) {
     const int64_t limit = i < int(cfg.max_tokens.size()) ? cfg.max_tokens[size_t(i)] : 0;
-    if (limit <= 0 || limit >= int64_t(out[i]->size())) continue;
-    out[i]->resize(size_t(limit));
-    // Bits per character need the characters of what is evaluated; for words the count is
-    // not used (test_bpc is 0), so it is left at the whole split's.
-    if (cfg.tokenizer == TokenizerKind::chars) *chars[i] = limit;
+    if (limit > 0 && limit < int64_t(out[i]->size())) out[i]->resize(size_t(limit));
   }
   return c;
 }

@@ -6,7 +6,7 @@
 
 namespace tinyfront {
 
-// The exact count follows src/model/model.cpp and layers.cpp layer by layer: which products are
+// The exact count follows src/model/model*.cpp and layers_*.cpp layer by layer: which products are
 // computed and on how many rows. docs/flops.md has the derivation; in short:
 //  - a product of [n,i] by [i,o] is 2nio FLOPs (a multiply-add is 2); its backward is 2nio for
 //    the weight gradient and 2nio more for the input gradient when one is needed;
@@ -16,15 +16,15 @@ namespace tinyfront {
 //    1 and embedding scatter 1 per table; exp, erf and the like count as 1;
 //  - causal attention multiplies, for each block of 4 query rows [t0, t1), the keys [0, t1)
 //    only: the upper triangle outside the diagonal blocks is neither computed nor counted (this
-//    is the SIMD path of layers.cpp, taken when the head size is a multiple of the SIMD width,
-//    as in every configuration of the study; the rounding of score rows up to whole SIMD
+//    is the SIMD path of layers_attention.cpp, taken when the head size is a multiple of the SIMD
+//    width, as in every configuration of the study; the rounding of score rows up to whole SIMD
 //    packets is not counted);
 //  - under the paper protocol the last block computes keys and values for every position and
 //    everything else (query, attention, projection, LayerNorms, feed-forward) for the last one;
 //  - the optimizer step is per step, not per window, and is not included.
 namespace {
 
-constexpr int kRowBlock = 4;  // query rows per block, as in layers.cpp
+constexpr int kRowBlock = 4;  // query rows per block, as in layers_attention.cpp
 
 struct Count {
   double fwd = 0, bwd = 0;
@@ -136,6 +136,17 @@ double exact_flops_per_window(const ModelConfig& cfg, Protocol protocol) {
 
 double exact_forward_flops_per_window(const ModelConfig& cfg, Protocol protocol) {
   return count(cfg, protocol).fwd;
+}
+
+TrainingFlops training_flops(const ModelConfig& cfg, Protocol protocol, int64_t params,
+                             int64_t params_non_embedding, int64_t windows) {
+  const int64_t tokens = windows * int64_t(cfg.context);
+  const int64_t targets = windows * targets_per_window(cfg, protocol);
+  TrainingFlops f;
+  f.study = 2.0 * double(params) * double(tokens);
+  f.kaplan = 6.0 * double(params_non_embedding) * double(targets);
+  f.exact = exact_flops_per_window(cfg, protocol) * double(windows);
+  return f;
 }
 
 }  // namespace tinyfront

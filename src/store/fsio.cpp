@@ -181,6 +181,32 @@ void publish_no_clobber(const std::string& src, const std::string& dst) {
   fsync_parent_dir(dst);
 }
 
+std::string temp_path_of(const std::string& path) {
+  return path + ".tinyfront-tmp";
+}
+
+TempFile::TempFile(std::string path) : final_(std::move(path)), tmp_(temp_path_of(final_)) {}
+
+TempFile::~TempFile() {
+  if (!published_) ::unlink(tmp_.c_str());
+}
+
+void TempFile::publish(Publish how) {
+  if (how == Publish::replace)
+    replace_durably(tmp_, final_);
+  else
+    publish_no_clobber(tmp_, final_);
+  published_ = true;
+}
+
+void write_atomically(const std::string& path, Publish how,
+                      const std::function<void(const std::string& tmp)>& write) {
+  TempFile tmp(path);
+  write(tmp.path());
+  fsync_file(tmp.path());
+  tmp.publish(how);
+}
+
 bool try_lock(int fd) {
   for (;;) {
     if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return true;

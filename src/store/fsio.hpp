@@ -2,6 +2,7 @@
 // Every function throws tinyfront::Error naming the path and errno's text on failure.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <utility>
 
@@ -60,6 +61,40 @@ void replace_durably(const std::string& src, const std::string& dst);
 // Atomically gives `src` the name `dst` only if `dst` does not exist yet (link + unlink), so a
 // concurrent or earlier file at `dst` is never overwritten. Throws if `dst` exists.
 void publish_no_clobber(const std::string& src, const std::string& dst);
+
+// ---- atomic writes: the one mechanism for every file the store writes ----
+
+// The temporary name a file of the store is written under before it is published: `path` +
+// ".tinyfront-tmp", in the same directory (so the rename is atomic).
+std::string temp_path_of(const std::string& path);
+
+enum class Publish {
+  replace,     // rename over `path` (a fold's snapshot, a checkpoint, a weights file)
+  no_clobber,  // only if `path` does not exist yet (a new results file, a merge output)
+};
+
+// Owns the temporary name of `path` and removes the file at it on destruction unless it was
+// published: whatever throws between creating it and publishing it (a full disk, an HDF5 error,
+// `path` being a directory), no temporary file is left behind.
+class TempFile {
+ public:
+  explicit TempFile(std::string path);
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  ~TempFile();
+  const std::string& path() const { return tmp_; }  // the temporary name, to write to
+  // Gives the (already synced) temporary file its final name durably.
+  void publish(Publish how);
+
+ private:
+  std::string final_, tmp_;
+  bool published_ = false;
+};
+
+// Writes a file whole or not at all: `write` fills the temporary name, which is then fsync'ed
+// and published. On any failure the temporary file is removed and the error rethrown.
+void write_atomically(const std::string& path, Publish how,
+                      const std::function<void(const std::string& tmp)>& write);
 
 // Takes an exclusive, non-blocking flock on fd; false if another process holds it.
 bool try_lock(int fd);

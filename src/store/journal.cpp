@@ -4,9 +4,14 @@
 #include <charconv>
 #include <cstdio>
 
+#include "tinyfront/run/json_codec.hpp"
 #include "tinyfront/util/error.hpp"
 
+using nlohmann::json;
+
 namespace tinyfront::journal {
+
+using layout::Row;
 
 namespace {
 constexpr std::string_view kMagic = "tinyfront-journal 1 ";
@@ -102,6 +107,78 @@ Contents parse(std::string_view bytes, const std::string& path) {
     c.valid_bytes = pos;
   }
   return c;
+}
+
+// ---- records ----
+
+std::string encode_run(const Row& row, const std::vector<CurvePoint>& curve) {
+  json j = json::object();
+  j["type"] = "run";
+  j["row"] = layout::row_to_json(row);
+  j["curve"] = curve_to_json(curve);
+  return j.dump();
+}
+
+std::string encode_vocab(const std::string& name, const Vocabulary& v) {
+  json tokens = json::array();
+  for (auto& t : v.tokens) tokens.push_back(armor(json(t)));
+  json j = json::object();
+  j["type"] = "vocab";
+  j["name"] = armor(json(name));
+  j["kind"] = to_string(v.kind);
+  j["tokens"] = std::move(tokens);
+  return j.dump();
+}
+
+Entry decode_entry(const std::string& payload, const std::string& jpath) {
+  try {
+    json j = json::parse(payload);
+    const std::string type = j.at("type").get<std::string>();
+    if (type == "run")
+      return PendingRun{layout::row_from_json(j.at("row")), curve_from_json(j.at("curve"))};
+    if (type == "vocab") {
+      PendingVocab v;
+      v.name = unarmor(j.at("name")).get<std::string>();
+      if (!parse_enum(j.at("kind").get<std::string>(), v.vocab.kind))
+        throw Error("unknown vocabulary kind");
+      for (auto& t : j.at("tokens")) v.vocab.tokens.push_back(unarmor(t).get<std::string>());
+      return v;
+    }
+    throw Error("unknown record type '" + type + "'");
+  } catch (const std::exception& e) {
+    // The checksum matched, so this is not a torn write: refuse rather than drop results.
+    throw Error(jpath + ": a complete journal record cannot be read (" + e.what() +
+                "); the journal was written by another tinyfront version or damaged");
+  }
+}
+
+uint64_t vocab_fingerprint(const Vocabulary& v) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  auto mix = [&h](const void* p, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+      h ^= static_cast<const unsigned char*>(p)[i];
+      h *= 0x100000001b3ull;
+    }
+  };
+  int kind = int(v.kind);
+  mix(&kind, sizeof kind);
+  for (auto& t : v.tokens) {
+    uint64_t n = t.size();
+    mix(&n, sizeof n);
+    mix(t.data(), t.size());
+  }
+  return h;
+}
+
+void check_vocab(const std::string& name, const Vocabulary& v) {
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos ||
+      name.find('\0') != std::string::npos)
+    throw Error("results store: vocabulary name '" + name +
+                "' cannot name an HDF5 dataset (empty, '.', '..' or containing '/')");
+  for (size_t i = 0; i < v.tokens.size(); ++i)
+    if (v.tokens[i].find('\0') != std::string::npos)
+      throw Error("results store: vocabulary " + name + ": token " + std::to_string(i) +
+                  " contains a NUL byte, which HDF5 strings cannot hold");
 }
 
 }  // namespace tinyfront::journal

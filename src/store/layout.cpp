@@ -1,22 +1,19 @@
 #include "layout.hpp"
 
-#include <charconv>
 #include <cmath>
 #include <cstddef>
 #include <cstring>
 #include <limits>
 #include <stdexcept>
 
-#include "tinyfront/train/spec.hpp"
+#include "tinyfront/run/config_json.hpp"
+#include "tinyfront/run/json_codec.hpp"
 #include "tinyfront/util/error.hpp"
 
 namespace tinyfront::layout {
 
 using nlohmann::json;
 using nlohmann::ordered_json;
-
-template <class J>
-J armor_any(const J& j);
 
 namespace {
 
@@ -170,35 +167,11 @@ Cell cell_from_json(const Column& c, const J& v) {
         return v.template get<int64_t>();
       throw bad();
     case ColumnType::str:
-      if (c.json_text) return armor_any(v).dump();
+      if (c.json_text) return armor(v).dump();
       if (!v.is_string()) throw bad();
       return v.template get<std::string>();
   }
   throw bad();
-}
-
-std::string hex_encode(const std::string& s) {
-  static const char* d = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * s.size());
-  for (unsigned char ch : s) {
-    out += d[ch >> 4];
-    out += d[ch & 15];
-  }
-  return out;
-}
-
-std::string hex_decode(const std::string& s) {
-  auto val = [&](char ch) -> int {
-    if (ch >= '0' && ch <= '9') return ch - '0';
-    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
-    throw Error("results store: bad $hex string in JSON");
-  };
-  if (s.size() % 2) throw Error("results store: bad $hex string in JSON");
-  std::string out(s.size() / 2, '\0');
-  for (size_t i = 0; i < out.size(); ++i) out[i] = char(val(s[2 * i]) * 16 + val(s[2 * i + 1]));
-  return out;
 }
 
 void check_storable(const Column& c, const std::string& s) {
@@ -208,113 +181,6 @@ void check_storable(const Column& c, const std::string& s) {
 }
 
 }  // namespace
-
-// ---- armour (templated over nlohmann's json and ordered_json) ----
-
-template <class J>
-J armor_any(const J& j) {
-  switch (j.type()) {
-    case J::value_t::number_float: {
-      double d = j.template get<double>();
-      if (std::isfinite(d)) return j;
-      const char* tag =
-          std::isnan(d) ? (std::signbit(d) ? "-nan" : "nan") : (d < 0 ? "-inf" : "inf");
-      return J{{"$f", tag}};
-    }
-    case J::value_t::string: {
-      const auto& s = j.template get_ref<const std::string&>();
-      if (is_utf8(s)) return j;
-      return J{{"$hex", hex_encode(s)}};
-    }
-    case J::value_t::array: {
-      J out = J::array();
-      for (auto& e : j) out.push_back(armor_any(e));
-      return out;
-    }
-    case J::value_t::object: {
-      J out = J::object();
-      for (auto it = j.begin(); it != j.end(); ++it) out[it.key()] = armor_any(it.value());
-      return out;
-    }
-    default:
-      return j;
-  }
-}
-
-json armor(const json& j) {
-  return armor_any(j);
-}
-
-json unarmor(const json& j) {
-  if (j.is_object()) {
-    if (j.size() == 1) {
-      auto it = j.begin();
-      if (it.key() == "$f" && it.value().is_string()) {
-        const std::string& t = it.value().get_ref<const std::string&>();
-        double inf = std::numeric_limits<double>::infinity();
-        if (t == "nan") return std::numeric_limits<double>::quiet_NaN();
-        if (t == "-nan") return -std::numeric_limits<double>::quiet_NaN();
-        if (t == "inf") return inf;
-        if (t == "-inf") return -inf;
-        throw Error("results store: bad $f value in JSON: " + t);
-      }
-      if (it.key() == "$hex" && it.value().is_string())
-        return hex_decode(it.value().get_ref<const std::string&>());
-    }
-    json out = json::object();
-    for (auto it = j.begin(); it != j.end(); ++it) out[it.key()] = unarmor(it.value());
-    return out;
-  }
-  if (j.is_array()) {
-    json out = json::array();
-    for (auto& e : j) out.push_back(unarmor(e));
-    return out;
-  }
-  return j;
-}
-
-std::string armor_string(const std::string& s) {
-  return armor(json(s)).dump();
-}
-
-bool is_utf8(const std::string& s) {
-  // Unicode 15, table 3-7: no overlong forms, no surrogates, nothing above U+10FFFF.
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  size_t n = s.size(), i = 0;
-  while (i < n) {
-    unsigned char c = p[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF)
-      len = 2;
-    else if (c == 0xE0)
-      len = 3, lo = 0xA0;
-    else if (c >= 0xE1 && c <= 0xEC)
-      len = 3;
-    else if (c == 0xED)
-      len = 3, hi = 0x9F;
-    else if (c >= 0xEE && c <= 0xEF)
-      len = 3;
-    else if (c == 0xF0)
-      len = 4, lo = 0x90;
-    else if (c >= 0xF1 && c <= 0xF3)
-      len = 4;
-    else if (c == 0xF4)
-      len = 4, hi = 0x8F;
-    else
-      return false;
-    if (i + len > n) return false;
-    if (p[i + 1] < lo || p[i + 1] > hi) return false;
-    for (size_t k = 2; k < len; ++k)
-      if (p[i + k] < 0x80 || p[i + k] > 0xBF) return false;
-    i += len;
-  }
-  return true;
-}
 
 // ---- layout ----
 
@@ -514,31 +380,6 @@ Row row_from_json(const json& j) {
   return row;
 }
 
-json curve_to_json(const std::vector<CurvePoint>& curve) {
-  json a = json::array();
-  for (auto& p : curve)
-    a.push_back(json::array({p.step, p.tokens, armor(json(p.train_loss)), armor(json(p.val_loss)),
-                             armor(json(p.lr)), armor(json(p.seconds))}));
-  return a;
-}
-
-std::vector<CurvePoint> curve_from_json(const json& j) {
-  std::vector<CurvePoint> out;
-  if (!j.is_array()) throw Error("results store: a journal curve is not an array");
-  for (auto& e : j) {
-    if (!e.is_array() || e.size() != 6) throw Error("results store: bad journal curve point");
-    CurvePoint p;
-    p.step = e[0].get<int64_t>();
-    p.tokens = e[1].get<int64_t>();
-    p.train_loss = unarmor(e[2]).get<double>();
-    p.val_loss = unarmor(e[3]).get<double>();
-    p.lr = unarmor(e[4]).get<double>();
-    p.seconds = unarmor(e[5]).get<double>();
-    out.push_back(p);
-  }
-  return out;
-}
-
 // ---- packed rows ----
 
 void pack_row(const Row& row, char* out, std::vector<LongString>& overflow) {
@@ -618,128 +459,6 @@ Row unpack_row(const char* in) {
     }
   }
   return row;
-}
-
-// ---- HDF5 types ----
-
-namespace {
-h5::Handle compound(size_t size) {
-  return h5::type_handle(H5Tcreate(H5T_COMPOUND, size), "create compound type");
-}
-
-h5::Handle runs_type(bool file) {
-  const Layout& L = runs_layout();
-  h5::Handle t = compound(L.row_size);
-  for (const Column& c : L.columns) {
-    hid_t base = -1;
-    h5::Handle str;
-    switch (c.type) {
-      case ColumnType::f64:
-        base = file ? H5T_IEEE_F64LE : H5T_NATIVE_DOUBLE;
-        break;
-      case ColumnType::i64:
-        base = file ? H5T_STD_I64LE : H5T_NATIVE_INT64;
-        break;
-      case ColumnType::u64:
-        base = file ? H5T_STD_U64LE : H5T_NATIVE_UINT64;
-        break;
-      case ColumnType::i8:
-        base = file ? H5T_STD_I8LE : H5T_NATIVE_INT8;
-        break;
-      case ColumnType::str:
-        str = h5::fixed_string_type(c.width);
-        base = str;
-        break;
-    }
-    h5::check_status(H5Tinsert(t, c.name.c_str(), c.offset, base), "add column " + c.name);
-  }
-  return t;
-}
-}  // namespace
-
-h5::Handle runs_file_type() {
-  return runs_type(true);
-}
-h5::Handle runs_memory_type() {
-  return runs_type(false);
-}
-
-h5::Handle runs_summary_memory_type() {
-  h5::Handle t = compound(kSummarySize);
-  h5::Handle s = h5::fixed_string_type(16);
-  h5::check_status(H5Tinsert(t, "run_id", 0, s), "add column run_id");
-  h5::check_status(H5Tinsert(t, "status", 16, s), "add column status");
-  return t;
-}
-
-namespace {
-h5::Handle curve_type(bool file) {
-  static_assert(sizeof(CurvePoint) == 48, "CurvePoint is written to HDF5 as is");
-  h5::Handle t = compound(sizeof(CurvePoint));
-  hid_t i = file ? H5T_STD_I64LE : H5T_NATIVE_INT64;
-  hid_t f = file ? H5T_IEEE_F64LE : H5T_NATIVE_DOUBLE;
-  h5::check_status(H5Tinsert(t, "step", offsetof(CurvePoint, step), i), "curve type");
-  h5::check_status(H5Tinsert(t, "tokens", offsetof(CurvePoint, tokens), i), "curve type");
-  h5::check_status(H5Tinsert(t, "train_loss", offsetof(CurvePoint, train_loss), f), "curve type");
-  h5::check_status(H5Tinsert(t, "val_loss", offsetof(CurvePoint, val_loss), f), "curve type");
-  h5::check_status(H5Tinsert(t, "lr", offsetof(CurvePoint, lr), f), "curve type");
-  h5::check_status(H5Tinsert(t, "seconds", offsetof(CurvePoint, seconds), f), "curve type");
-  return t;
-}
-
-h5::Handle long_strings_type() {
-  h5::Handle t = compound(sizeof(LongStringMem));
-  h5::Handle id = h5::fixed_string_type(16), col = h5::fixed_string_type(64);
-  h5::Handle val = h5::vlen_string_type();
-  h5::check_status(H5Tinsert(t, "run_id", offsetof(LongStringMem, run_id), id), "long strings");
-  h5::check_status(H5Tinsert(t, "column", offsetof(LongStringMem, column), col), "long strings");
-  h5::check_status(H5Tinsert(t, "value", offsetof(LongStringMem, value), val), "long strings");
-  return t;
-}
-}  // namespace
-
-h5::Handle curve_file_type() {
-  return curve_type(true);
-}
-h5::Handle curve_memory_type() {
-  return curve_type(false);
-}
-h5::Handle long_strings_file_type() {
-  return long_strings_type();
-}
-h5::Handle long_strings_memory_type() {
-  return long_strings_type();
-}
-
-// ---- CSV ----
-
-std::string csv_field(const Column& c, const Cell& v) {
-  switch (c.type) {
-    case ColumnType::f64: {
-      double d = std::get<double>(v);
-      if (std::isnan(d)) return "nan";
-      if (std::isinf(d)) return d < 0 ? "-inf" : "inf";
-      char buf[64];
-      auto r = std::to_chars(buf, buf + sizeof buf, d);  // shortest text that reads back exactly
-      return std::string(buf, r.ptr);
-    }
-    case ColumnType::i64:
-    case ColumnType::i8:
-      return std::to_string(std::get<int64_t>(v));
-    case ColumnType::u64:
-      return std::to_string(std::get<uint64_t>(v));
-    case ColumnType::str: {
-      const std::string& s = std::get<std::string>(v);
-      if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-      std::string q = "\"";
-      for (char ch : s) {
-        if (ch == '"') q += '"';
-        q += ch;
-      }
-      return q + "\"";
-    }
-  }
-  return "";
 }
 
 }  // namespace tinyfront::layout

@@ -17,7 +17,7 @@
 
 #include "h5.hpp"
 #include "tinyfront/data/corpus.hpp"
-#include "tinyfront/store/record.hpp"
+#include "tinyfront/run/record.hpp"
 
 namespace tinyfront::layout {
 
@@ -56,18 +56,10 @@ RunRecord row_to_record(const Row& row);  // without the curve
 const std::string& row_run_id(const Row& row);
 const std::string& row_status(const Row& row);
 
-// Journal encoding of a row (an object keyed by column name) and of a curve.
+// Journal encoding of a row: an object keyed by column name, values in the record codec
+// (run/json_codec.hpp).
 nlohmann::json row_to_json(const Row& row);
 Row row_from_json(const nlohmann::json& j);  // throws if a column is missing or mistyped
-nlohmann::json curve_to_json(const std::vector<CurvePoint>& curve);
-std::vector<CurvePoint> curve_from_json(const nlohmann::json& j);
-
-// Values JSON cannot hold become tagged objects: non-finite numbers {"$f":"nan"|"-nan"|"inf"|
-// "-inf"} and strings that are not UTF-8 {"$hex":"..."}. unarmor undoes it.
-nlohmann::json armor(const nlohmann::json& j);
-nlohmann::json unarmor(const nlohmann::json& j);
-std::string armor_string(const std::string& s);  // hex tag only if needed; JSON text out
-bool is_utf8(const std::string& s);
 
 // A string value longer than its column: the column holds a prefix (cut at a UTF-8 boundary)
 // and /long_strings the whole value, so reading restores it exactly.
@@ -100,9 +92,5 @@ struct LongStringMem {
 };
 h5::Handle long_strings_file_type();
 h5::Handle long_strings_memory_type();
-
-// A row as CSV fields (full strings, shortest round-trip decimal for floats, nan/inf for
-// non-finite).
-std::string csv_field(const Column& c, const Cell& v);
 
 }  // namespace tinyfront::layout

@@ -7,7 +7,8 @@
 #include "fsio.hpp"
 #include "h5.hpp"
 #include "tinyfront/model/model.hpp"
-#include "tinyfront/train/spec.hpp"
+#include "tinyfront/run/config.hpp"
+#include "tinyfront/run/config_json.hpp"
 #include "tinyfront/util/error.hpp"
 #include "tinyfront/util/files.hpp"
 
@@ -19,12 +20,8 @@ constexpr int64_t kVersion = 1;
 }  // namespace
 
 void write_weights(const std::string& path, const Weights& w) {
-  h5::init();
-  const std::string tmp = path + ".tmp";
-  {
-    h5::Handle fapl = h5::file_access_plist();
-    h5::Handle f = h5::file_handle(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl),
-                                   "create weights file " + tmp);
+  fsio::write_atomically(path, fsio::Publish::replace, [&](const std::string& tmp) {
+    h5::Handle f = h5::create_file(tmp);
     h5::write_attr_string(f, "format", kFormat);
     h5::write_attr_int(f, "version", kVersion);
     h5::write_attr_string(f, "run_id", run_id(w.config));
@@ -32,47 +29,21 @@ void write_weights(const std::string& path, const Weights& w) {
     cfg["model"]["vocab"] = w.config.model.vocab;
     h5::write_attr_string(f, "config", cfg.dump());
     h5::write_attr_string(f, "tokenizer", to_string(w.vocab.kind));
-    // The vocabulary as variable-length strings (tokens may be any length).
-    {
-      std::vector<const char*> ptrs;
-      for (auto& t : w.vocab.tokens) ptrs.push_back(t.c_str());
-      hsize_t n = ptrs.size();
-      h5::Handle type = h5::vlen_string_type(true);
-      h5::Handle space = h5::space_handle(H5Screate_simple(1, &n, nullptr), "vocab space");
-      h5::Handle ds = h5::dataset_handle(
-          H5Dcreate2(f, "vocab", type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-          "create /vocab");
-      h5::check_status(H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()),
-                       "write /vocab");
-    }
-    h5::Handle g = h5::group_handle(H5Gcreate2(f, "params", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-                                    "create /params");
-    for (const ParamTensor& t : param_layout(w.config.model)) {
-      hsize_t dims[2] = {hsize_t(t.rows), hsize_t(t.cols)};
-      h5::Handle space = h5::space_handle(H5Screate_simple(2, dims, nullptr), "tensor space");
-      h5::Handle ds = h5::dataset_handle(H5Dcreate2(g, t.name.c_str(), H5T_NATIVE_FLOAT, space,
-                                                    H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-                                         "create /params/" + t.name);
-      h5::check_status(
-          H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, w.params.data() + t.offset),
-          "write /params/" + t.name);
-    }
+    // Tokens are bytes (a character vocabulary of a non-ASCII corpus holds single bytes of
+    // UTF-8 sequences): the store's one rule for byte strings marks them UTF-8 only when they are.
+    h5::write_byte_strings(f, "vocab", w.vocab.tokens);
+    h5::Handle g = h5::create_group(f, "params");
+    for (const ParamTensor& t : param_layout(w.config.model))
+      h5::write_dataset(g, t.name, w.params.data() + t.offset, {hsize_t(t.rows), hsize_t(t.cols)});
+    g.reset();
     f.close("close weights file " + tmp);
-  }
-  fsio::fsync_file(tmp);
-  fsio::replace_durably(tmp, path);
+  });
 }
 
 bool is_weights_file(const std::string& path) {
-  h5::init();
-  if (!regular_file_problem(path).empty() || H5Fis_hdf5(path.c_str()) <= 0) {
-    h5::error_stack_text();  // clear
-    return false;
-  }
+  if (!regular_file_problem(path).empty() || !h5::is_hdf5(path)) return false;
   try {
-    h5::Handle fapl = h5::file_access_plist();
-    h5::Handle f =
-        h5::file_handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl), "open weights " + path);
+    h5::Handle f = h5::open_file(path, false);
     return h5::read_attr_string(f, "format").value_or("") == kFormat;
   } catch (const Error&) {
     return false;
@@ -82,9 +53,7 @@ bool is_weights_file(const std::string& path) {
 namespace {
 
 Weights read_weights_unchecked(const std::string& path) {
-  h5::Handle fapl = h5::file_access_plist();
-  h5::Handle f =
-      h5::file_handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl), "open weights " + path);
+  h5::Handle f = h5::open_file(path, false);
   if (h5::read_attr_string(f, "format").value_or("") != kFormat)
     throw Error(path + ": not a tinyfront weights file");
   if (h5::read_attr_int(f, "version").value_or(0) != kVersion)
@@ -114,16 +83,8 @@ Weights read_weights_unchecked(const std::string& path) {
                   issues.front().reason + ")");
   }
   parse_enum(h5::read_attr_string(f, "tokenizer").value_or("chars"), w.vocab.kind);
-  {
-    h5::Handle ds = h5::dataset_handle(H5Dopen2(f, "vocab", H5P_DEFAULT), "open /vocab");
-    h5::Handle space = h5::space_handle(H5Dget_space(ds), "vocab space");
-    hssize_t n = H5Sget_simple_extent_npoints(space);
-    std::vector<char*> ptrs(size_t(std::max<hssize_t>(n, 0)));
-    h5::Handle type = h5::vlen_string_type(true);
-    h5::check_status(H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()), "read /vocab");
-    for (char* p : ptrs) w.vocab.tokens.push_back(p ? p : "");
-    H5Dvlen_reclaim(type, space, H5P_DEFAULT, ptrs.data());
-  }
+  if (!h5::link_exists(f, "vocab")) throw Error(path + ": missing dataset /vocab");
+  w.vocab.tokens = h5::read_byte_strings(f, "vocab");  // either character set: bytes
   if (w.vocab.size() != w.config.model.vocab)
     throw Error(path + ": the vocabulary has " + std::to_string(w.vocab.size()) +
                 " tokens but the model expects " + std::to_string(w.config.model.vocab));
@@ -133,13 +94,11 @@ Weights read_weights_unchecked(const std::string& path) {
     std::string name = "params/" + t.name;
     if (!h5::link_exists(f, "params") || !h5::link_exists(f, name))
       throw Error(path + ": missing tensor /" + name);
-    h5::Handle ds = h5::dataset_handle(H5Dopen2(f, name.c_str(), H5P_DEFAULT), "open /" + name);
-    h5::Handle space = h5::space_handle(H5Dget_space(ds), "tensor space");
-    if (H5Sget_simple_extent_npoints(space) != t.size())
+    h5::Handle ds = h5::open_dataset(f, name);
+    if (h5::dataset_points(ds, "/" + name) != t.size())
       throw Error(path + ": tensor /" + name + " has the wrong shape");
-    h5::check_status(
-        H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, w.params.data() + t.offset),
-        "read /" + name);
+    ds.reset();
+    h5::read_dataset_into(f, name, w.params.data() + t.offset, size_t(t.size()));
   }
   return w;
 }
@@ -147,12 +106,8 @@ Weights read_weights_unchecked(const std::string& path) {
 }  // namespace
 
 Weights read_weights(const std::string& path) {
-  h5::init();
   require_regular_file(path, "weights file");
-  if (H5Fis_hdf5(path.c_str()) <= 0) {
-    h5::error_stack_text();  // clear
-    throw Error(path + ": not an HDF5 weights file");
-  }
+  if (!h5::is_hdf5(path)) throw Error(path + ": not an HDF5 weights file");
   // Whatever a damaged file makes fail below (HDF5, the JSON config, an absurd size), the message
   // names the file and says it is damaged; library texts follow only as the detail.
   auto damaged = [&](const std::string& detail) {

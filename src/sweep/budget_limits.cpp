@@ -6,10 +6,10 @@
 namespace tinyfront {
 
 double estimate_seconds(const RunConfig& cfg, const CorpusInfo& corpus, double flops_per_second) {
-  return estimate_seconds(run_cost(cfg, corpus), flops_per_second);
+  return estimate_seconds(planned_cost(cfg, corpus), flops_per_second);
 }
 
-double estimate_seconds(const RunCost& c, double flops_per_second) {
+double estimate_seconds(const PlannedCost& c, double flops_per_second) {
   return (c.flops_exact + c.eval_flops) / (flops_per_second > 0 ? flops_per_second : 2e10);
 }
 
@@ -29,7 +29,7 @@ SweepCost sweep_cost(const SweepSpec& spec, const std::vector<RunConfig>& runs,
                      double flops_per_second) {
   SweepCost cost;
   for (const RunConfig& r : runs) {
-    const RunCost c = run_cost(r, spec.corpora.at(data_key(r.data)));
+    const PlannedCost c = planned_cost(r, spec.corpora.at(data_key(r.data)));
     cost.add(c.flops(spec.settings.flops_convention),
              estimate_seconds(c, flops_per_second) / 3600.0);
   }

@@ -3,44 +3,19 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
-#include <sstream>
-#include <unordered_map>
 
+#include "tinyfront/data/tokenizer.hpp"
 #include "tinyfront/model/model.hpp"
 #include "tinyfront/util/error.hpp"
 
 namespace tinyfront {
-
-namespace {
-
-std::vector<int32_t> encode(const Vocabulary& v, const std::string& text) {
-  std::unordered_map<std::string, int32_t> id;
-  for (size_t i = 0; i < v.tokens.size(); ++i) id[v.tokens[i]] = int32_t(i);
-  std::vector<int32_t> out;
-  auto push = [&](const std::string& t) {
-    auto it = id.find(t);
-    if (it != id.end()) return out.push_back(it->second);
-    if (v.unk_id() >= 0) return out.push_back(v.unk_id());
-    throw Error("sample: the prompt's token \"" + t + "\" is not in the vocabulary");
-  };
-  if (v.kind == TokenizerKind::chars) {
-    for (char c : text) push(std::string(1, c));
-  } else {
-    std::istringstream ws(text);
-    std::string w;
-    while (ws >> w) push(w);
-  }
-  return out;
-}
-
-}  // namespace
 
 std::string sample_text(const Weights& w, const SampleOptions& opt) {
   const ModelConfig& cfg = w.config.model;
   const int T = cfg.context, V = cfg.vocab;
   Model<float> m = model_create<float>(cfg, Protocol::paper, 1);  // predicts the next token only
   m.params = w.params;
-  std::vector<int32_t> seq = encode(w.vocab, opt.prompt);
+  std::vector<int32_t> seq = encode(w.vocab, opt.prompt, false, "sample: the prompt");
   if (seq.empty()) seq.push_back(0);
   Rng rng(opt.seed);
   std::vector<int32_t> window(static_cast<size_t>(T));

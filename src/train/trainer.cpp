@@ -10,7 +10,7 @@
 
 #include "tinyfront/model/flops.hpp"
 #include "tinyfront/model/model.hpp"
-#include "tinyfront/train/adam.hpp"
+#include "tinyfront/train/step.hpp"
 #include "tinyfront/util/error.hpp"
 
 namespace tinyfront {
@@ -78,31 +78,6 @@ double evaluate(Model<float>& m, const RunConfig& cfg, const std::vector<int32_t
 
 }  // namespace
 
-Budget training_budget(const RunConfig& cfg, int64_t n_train) {
-  const TrainConfig& t = cfg.train;
-  const int64_t T = cfg.model.context;
-  const int64_t tpw = targets_per_window(cfg.model, t.protocol);
-  Budget b;
-  if (t.protocol == Protocol::paper) {
-    b.steps_per_epoch = ceil_div(t.windows_per_epoch, t.batch);
-    b.steps = int64_t(t.epochs) * b.steps_per_epoch;
-    b.windows = int64_t(t.epochs) * t.windows_per_epoch;
-  } else {
-    const int64_t epoch_windows = std::max<int64_t>(1, (n_train - T) / tpw);
-    b.steps_per_epoch = ceil_div(epoch_windows, t.batch);
-    if (t.tokens > 0) {
-      b.windows = ceil_div(t.tokens, tpw);
-      b.steps = ceil_div(b.windows, t.batch);
-    } else {
-      // Epochs of causal windows are not cut into whole batches: the steps are those the
-      // windows fill (epochs x steps_per_epoch would run past the last window).
-      b.windows = int64_t(t.epochs) * epoch_windows;
-      b.steps = ceil_div(b.windows, t.batch);
-    }
-  }
-  return b;
-}
-
 double learning_rate(const TrainConfig& t, int64_t step, int64_t total_steps) {
   if (t.warmup_steps > 0 && step < t.warmup_steps) return t.lr * double(step + 1) / t.warmup_steps;
   if (t.schedule == Schedule::constant) return t.lr;
@@ -167,7 +142,10 @@ TrainResult train_run(const RunConfig& cfg_in, const Corpus& corpus, const Train
   r.params_non_embedding = r.params - count_embedding_params(cfg.model);
   std::vector<int32_t> inputs(size_t(B) * T), targets(size_t(B) * tpw);
   std::vector<int64_t> starts(static_cast<size_t>(B));
-  AdamConfig adam{tc.lr, tc.beta1, tc.beta2, tc.eps, tc.weight_decay};
+  StepConfig step_cfg;
+  step_cfg.adam = AdamConfig{tc.lr, tc.beta1, tc.beta2, tc.eps, tc.weight_decay};
+  step_cfg.grad_clip = tc.grad_clip;
+  step_cfg.diverge_loss = tc.diverge_loss;
 
   auto session_start = Clock::now();
   auto last_checkpoint = Clock::now();
@@ -197,25 +175,16 @@ TrainResult train_run(const RunConfig& cfg_in, const Corpus& corpus, const Train
     fill_batch(cfg, corpus.train, starts.data(), int(nb), inputs, targets);
 
     const double lr = learning_rate(tc, st.step, budget.steps);
-    model_zero_grad(m);
-    float loss =
-        model_forward<float>(m, inputs.data(), targets.data(), int(nb), true, &st.dropout_rng);
-    if (!std::isfinite(loss) || loss > tc.diverge_loss) {
+    step_cfg.adam.lr = lr;
+    const StepResult step = train_step(m, inputs.data(), targets.data(), int(nb), st.dropout_rng,
+                                       st.adam_m, st.adam_v, step_cfg, st.step + 1);
+    const float loss = step.loss;
+    if (step.diverged) {
       r.status = RunStatus::diverged;
       r.message = "training loss " + std::to_string(loss) + " at step " + std::to_string(st.step) +
                   " (lr " + std::to_string(lr) + ")";
       break;
     }
-    model_backward(m);
-    if (tc.grad_clip > 0) {
-      double norm = grad_norm(m.grads);
-      if (norm > tc.grad_clip) {
-        float s = float(tc.grad_clip / (norm + 1e-6));
-        for (float& g : m.grads) g *= s;
-      }
-    }
-    adam.lr = lr;
-    adam_update(m.params, m.grads, st.adam_m, st.adam_v, m.tensors, adam, st.step + 1);
     st.step += 1;
     st.windows_done += nb;
     st.loss_sum += loss;
@@ -264,9 +233,9 @@ TrainResult train_run(const RunConfig& cfg_in, const Corpus& corpus, const Train
   r.train_windows = st.windows_done;
   r.train_tokens = st.windows_done * T;
   r.train_targets = st.windows_done * tpw;
-  r.flops_study = 2.0 * double(r.params) * double(r.train_tokens);
-  r.flops_kaplan = 6.0 * double(r.params_non_embedding) * double(r.train_targets);
-  r.flops_exact = exact_flops_per_window(cfg.model, tc.protocol) * double(r.train_windows);
+  const TrainingFlops flops =
+      training_flops(cfg.model, tc.protocol, r.params, r.params_non_embedding, r.train_windows);
+  r.flops_study = flops.study, r.flops_kaplan = flops.kaplan, r.flops_exact = flops.exact;
   r.curve = st.curve;
   r.best_val_nll = std::isfinite(st.best_val) ? st.best_val : std::nan("");
   r.best_val_step = st.best_step;

@@ -3,6 +3,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
+
+#include "tinyfront/util/error.hpp"
 
 namespace tinyfront {
 
@@ -14,6 +17,13 @@ std::string host_name() {
 
 double unix_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string executable_path() {
+  std::error_code ec;
+  std::filesystem::path p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) throw Error("cannot find the tinyfront binary (/proc/self/exe): " + ec.message());
+  return p.string();
 }
 
 }  // namespace tinyfront

@@ -18,13 +18,13 @@
 #include "tinyfront/analysis/reference.hpp"
 #include "tinyfront/analysis/run_table.hpp"
 #include "tinyfront/analysis/scaling_fit.hpp"
-#include "tinyfront/store/record.hpp"
+#include "tinyfront/run/record.hpp"
 
 namespace tinyfront {
 
 struct AnalysisOptions {
   // Which FLOPs the headline tables (ranking summary, plots) use; the others are compared to it.
-  CostAxis main_convention = CostAxis::flops_study;
+  FlopConvention main_convention = FlopConvention::study;
   // Ranking buckets: runs are matched by floor(log10(FLOPs) x buckets_per_decade).
   double buckets_per_decade = 1.0;
   // Axes whose effect is reported; empty = every config field that varies, except data.*,
@@ -73,7 +73,7 @@ struct FrontierRow {
 
 // Best NLL of one architecture within one FLOP bucket, and its rank there (1 = best).
 struct RankingRow {
-  CostAxis convention = CostAxis::flops_study;
+  FlopConvention convention = FlopConvention::study;
   std::string dataset, protocol;
   double bucket_lo = 0, bucket_hi = 0;  // log10 FLOPs
   std::string arch;
@@ -85,7 +85,7 @@ struct RankingRow {
 
 // Per architecture over all buckets of a slice: how often it ranks first, its mean rank.
 struct RankingSummaryRow {
-  CostAxis convention = CostAxis::flops_study;
+  FlopConvention convention = FlopConvention::study;
   std::string dataset, protocol, arch;
   int buckets = 0, wins = 0;
   double mean_rank = 0;
@@ -138,7 +138,7 @@ struct FlopsRatioRow {
 // Attention-family runs (attention = one block) at one depth, in a group equal in every other
 // field except the seed and what the budget rule derives per size.
 struct ComputeScaledRow {
-  std::string dataset, protocol, budget;  // budget rule (see budget_rule)
+  std::string dataset, protocol, budget;  // budget_group of train.budget
   bool scaled = false;                    // budget != fixed
   int64_t group = 0;
   std::string fixed;

@@ -11,7 +11,8 @@
 namespace tinyfront {
 
 // ConfigColumns as compared across runs:
-//  - train.budget holds the budget rule (budget_rule), so scaled_epochs runs of different sizes
+//  - train.budget holds the budget rule (run/budget_rule.hpp: budget_group), so scaled_epochs runs
+//  of different sizes
 //    are under the same budget;
 //  - under a non-fixed rule the fields the rule derives per size (kBudgetDerivedFields) read
 //    "(set by budget)", so they do not split runs the rule made different on purpose.

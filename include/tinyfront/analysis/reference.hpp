@@ -18,7 +18,8 @@
 #include <utility>
 #include <vector>
 
-#include "tinyfront/store/record.hpp"
+#include "tinyfront/run/record.hpp"
+#include "tinyfront/util/enum_names.hpp"
 
 namespace tinyfront {
 
@@ -37,8 +38,20 @@ enum class ReferenceMetric {
   flops_kaplan,
   flops_exact,
 };
-const char* to_string(ReferenceMetric m);
-bool parse_enum(const std::string& s, ReferenceMetric& out);
+constexpr auto enum_names(ReferenceMetric) {
+  return std::to_array<EnumName<ReferenceMetric>>(
+      {{ReferenceMetric::test_nll, "test_nll"},
+       {ReferenceMetric::best_val_nll, "best_val_nll"},
+       {ReferenceMetric::test_bpc, "test_bpc"},
+       {ReferenceMetric::test_ppl, "test_ppl"},
+       {ReferenceMetric::best_val_epoch, "best_val_epoch"},
+       {ReferenceMetric::params, "params"},
+       {ReferenceMetric::params_non_embedding, "params_non_embedding"},
+       {ReferenceMetric::train_tokens, "train_tokens"},
+       {ReferenceMetric::flops_study, "flops_study"},
+       {ReferenceMetric::flops_kaplan, "flops_kaplan"},
+       {ReferenceMetric::flops_exact, "flops_exact"}});
+}
 bool is_loss_metric(ReferenceMetric m);  // absolute tolerance (nats/bits)
 // The metric of one run; NaN when it does not apply (best_val_epoch under the causal protocol).
 double reference_metric_value(const RunRecord& r, ReferenceMetric m);

@@ -9,19 +9,32 @@
 #include <utility>
 #include <vector>
 
-#include "tinyfront/store/record.hpp"
+#include "tinyfront/run/budget_rule.hpp"
+#include "tinyfront/run/flop_convention.hpp"
+#include "tinyfront/run/record.hpp"
+#include "tinyfront/util/enum_names.hpp"
 
 namespace tinyfront {
 
-// What a run's cost is measured in. The three FLOP conventions are those of TrainResult (see
-// model/flops.hpp); params is the second cost axis of the frontier.
+// The cost axis of a frontier: training FLOPs under one FlopConvention (run/flop_convention.hpp),
+// or the parameter count. Named "flops_study", "flops_kaplan", "flops_exact" and "params" in
+// reports, CSV columns and plots.
 enum class CostAxis { flops_study, flops_kaplan, flops_exact, params };
-constexpr std::array<CostAxis, 3> kFlopConventions{CostAxis::flops_study, CostAxis::flops_kaplan,
-                                                   CostAxis::flops_exact};
+constexpr auto enum_names(CostAxis) {
+  return std::to_array<EnumName<CostAxis>>({{CostAxis::flops_study, "flops_study"},
+                                            {CostAxis::flops_kaplan, "flops_kaplan"},
+                                            {CostAxis::flops_exact, "flops_exact"},
+                                            {CostAxis::params, "params"}});
+}
 constexpr std::array<CostAxis, 4> kCostAxes{CostAxis::flops_study, CostAxis::flops_kaplan,
                                             CostAxis::flops_exact, CostAxis::params};
-const char* to_string(CostAxis c);  // "flops_study", "flops_kaplan", "flops_exact", "params"
-bool parse_enum(const std::string& s, CostAxis& out);
+// The FLOP axis of a convention.
+constexpr CostAxis flops_axis(FlopConvention c) {
+  return c == FlopConvention::study    ? CostAxis::flops_study
+         : c == FlopConvention::kaplan ? CostAxis::flops_kaplan
+                                       : CostAxis::flops_exact;
+}
+// The run's cost on an axis.
 double run_cost(const TrainResult& r, CostAxis c);
 
 // A run counts iff it finished (status done) with a finite test NLL. Everything else is ignored
@@ -36,20 +49,15 @@ struct IgnoredRuns {
 };
 bool is_usable(const RunRecord& r);
 
-// The budget rule of a label, for matching runs across model sizes: scaled_epochs labels carry
-// the model's own ratio ("scaled_epochs(x1.31)"), which differs per size, so they all map to
-// "scaled_epochs"; other labels ("fixed", "tokens_per_param=20", "iso_flops=1e+12(study)") are
-// already the same for every size and are returned as they are.
-std::string budget_rule(const std::string& label);
-
 // The fields a non-fixed budget rule derives per model size. Runs under one rule differ in them
 // by construction, so they are not "other fields" when comparing such runs.
 inline const std::array<const char*, 3> kBudgetDerivedFields{
     "train.epochs", "train.windows_per_epoch", "train.tokens"};
 
-// Every field of config_to_json (same normalisation of fields that do not apply, same order) as
-// dotted name and rendered value: strings and enums as they are, numbers in shortest round-trip
-// form, lists as "[a,b]". Fast: it reads the struct directly instead of building JSON.
+// Every field of the field table (run/fields.hpp; the fields of config_to_json, with the same
+// normalisation of fields that do not apply, in the same order) as dotted name and rendered value:
+// strings and enums as they are, numbers in shortest round-trip form, lists as "[a,b]". Fast: it
+// reads the struct directly instead of building JSON.
 std::vector<std::pair<std::string, std::string>> config_fields(const RunConfig& cfg);
 // The same fields rendered the same way, but as set, without the normalisation: a value written
 // in a reference file or a spec, to compare with the config_fields of runs.
@@ -67,8 +75,7 @@ struct ConfigColumns {
   bool varies(int field) const { return values[field].size() > 1; }
 };
 
-// Fields missing from config_fields (a field added to config_to_json later) are still included,
-// read from config_to_json itself, only slower.
+// The columns are the fields of the table (run/fields.hpp), normalised as config_to_json does.
 ConfigColumns config_columns(const std::vector<const RunConfig*>& configs);
 
 }  // namespace tinyfront

@@ -6,13 +6,9 @@
 #include <vector>
 
 #include "tinyfront/mpi/scheduler.hpp"
-#include "tinyfront/store/record.hpp"
+#include "tinyfront/run/record.hpp"
 
 namespace tinyfront::cli {
-
-// Exit code of a sweep stopped by SIGTERM/SIGUSR1 after checkpointing (the Slurm batch script
-// requeues on it). 75 is EX_TEMPFAIL: "try again later".
-inline constexpr int kExitInterrupted = 75;
 
 // One line per model (runs grouped by dataset, protocol and model section; the best test NLL
 // over learning rates, seeds and budgets), sorted by FLOPs, frontier models marked with '*'.

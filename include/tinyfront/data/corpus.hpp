@@ -1,14 +1,14 @@
-// Corpora: reading text, tokenizing it (characters or words) and splitting it into
-// train / validation / test token streams.
+// Corpora: reading text, splitting it into train / validation / test and tokenizing them
+// (tokenizer.hpp) into token streams.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-namespace tinyfront {
+#include "tinyfront/data/tokenizer.hpp"
 
-enum class TokenizerKind { chars, words };
+namespace tinyfront {
 
 struct DataConfig {
   std::string name = "tinyshakespeare";  // dataset label used in results and analysis
@@ -30,19 +30,11 @@ struct DataConfig {
   bool operator==(const DataConfig&) const = default;
 };
 
-struct Vocabulary {
-  TokenizerKind kind = TokenizerKind::chars;
-  std::vector<std::string> tokens;  // id -> token (for chars: one-character strings)
-  int size() const { return int(tokens.size()); }
-  int unk_id() const;  // id of <unk>, or -1
-};
-
 struct Corpus {
   DataConfig config;
   std::string resolved_path;
   Vocabulary vocab;
   std::vector<int32_t> train, valid, test;
-  int64_t train_chars = 0, valid_chars = 0, test_chars = 0;  // for bits per character
 };
 
 // Throws tinyfront::Error naming the path and what is wrong (missing, empty, too short).
@@ -51,11 +43,9 @@ Corpus load_corpus(const DataConfig& cfg, const std::string& base_dir = "");
 // Unigram entropy (nats/token) of a token stream: the loss of the best context-free model.
 double unigram_entropy(const std::vector<int32_t>& tokens, int vocab);
 
-const char* to_string(TokenizerKind k);
-bool parse_enum(const std::string& s, TokenizerKind& out);
-
 // Resolve a path from a spec: absolute as is; relative tried against base_dir, then the
-// working directory, then the tinyfront source tree (so shipped data is found from anywhere).
+// working directory, then tinyfront's share directory (util/share.hpp: shipped data is found
+// from anywhere, e.g. the default path data/tinyshakespeare.txt).
 std::string resolve_data_path(const std::string& path, const std::string& base_dir);
 
 }  // namespace tinyfront

@@ -18,4 +18,16 @@ double exact_flops_per_window(const ModelConfig& cfg, Protocol protocol);
 // Forward-only FLOPs for one window (evaluation).
 double exact_forward_flops_per_window(const ModelConfig& cfg, Protocol protocol);
 
+// The training FLOPs of `windows` windows under the three conventions: the one formula, used by
+// the trainer for what a run did and by the spec's planning for what it will do. `params` and
+// `params_non_embedding` are the model's parameter counts (count_params and the same less
+// count_embedding_params).
+struct TrainingFlops {
+  double study = 0;   // 2 x params x window tokens
+  double kaplan = 0;  // 6 x non-embedding params x predicted tokens
+  double exact = 0;   // exact_flops_per_window x windows
+};
+TrainingFlops training_flops(const ModelConfig& cfg, Protocol protocol, int64_t params,
+                             int64_t params_non_embedding, int64_t windows);
+
 }  // namespace tinyfront

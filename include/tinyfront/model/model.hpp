@@ -33,6 +33,33 @@ struct ParamTensor {
 };
 
 std::vector<ParamTensor> param_layout(const ModelConfig& cfg);
+
+// Named views of the parameters (llm.c's ParameterTensors): where each tensor starts in the flat
+// buffer. Offsets rather than pointers, because the same offsets index the parameters, the
+// gradients and each thread's private gradient buffer. Built once, by name, from param_layout,
+// so that forward and backward do not depend on the order of the layout. -1: the architecture
+// has no such tensor.
+struct LinearParams {
+  long w = -1, b = -1;  // weight [in, out], bias [out]
+};
+struct NormParams {
+  long g = -1, b = -1;  // LayerNorm gain and bias [C]
+};
+struct BlockParams {
+  NormParams ln1;
+  LinearParams qkv, proj;
+  NormParams ln2;
+  LinearParams fc, fc2;
+};
+struct ParamOffsets {
+  long wte = -1, wpe = -1;           // token and (learned) position embeddings
+  std::vector<LinearParams> hidden;  // MLP hidden layers fc0, fc1, ...
+  std::vector<BlockParams> blocks;   // transformer blocks
+  NormParams lnf;                    // final LayerNorm
+  LinearParams head;                 // output layer
+};
+// Throws std::logic_error if the layout lacks a tensor the architecture needs.
+ParamOffsets param_offsets(const ModelConfig& cfg, const std::vector<ParamTensor>& layout);
 int64_t count_params(const ModelConfig& cfg);            // all parameters
 int64_t count_embedding_params(const ModelConfig& cfg);  // token + position tables
 
@@ -55,6 +82,7 @@ struct Model {
   Protocol protocol = Protocol::paper;
   int max_batch = 0;
   std::vector<ParamTensor> tensors;
+  ParamOffsets at;  // where each named tensor sits in params and grads
   std::vector<S> params;
   std::vector<S> grads;
 
@@ -99,8 +127,6 @@ struct Model {
   int batch = 0;                 // batch size of the last forward pass
   bool last_training = false;    // whether the last forward used dropout
   uint64_t dropout_key = 0;      // the last training forward's dropout key (layers::Dropout)
-
-  S* param(size_t tensor_index) { return params.data() + tensors[tensor_index].offset; }
 };
 
 template <typename S>

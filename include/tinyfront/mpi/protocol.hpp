@@ -32,14 +32,14 @@ enum Tag : int {
 struct RunMessage {
   std::string config_json;        // config_to_json(RunConfig)
   std::string base_dir;           // where relative data paths are resolved
-  double simulate_seconds = -1;   // >= 0: sleep this long instead of training
+  double estimated_seconds = 0;   // the master's estimate (a simulated run sleeps a fraction)
   std::string checkpoint;         // serialize_state(TrainState), empty for a fresh start
   int64_t checkpoint_steps = 0;   // checkpoint every N steps (0: not by steps)
   double checkpoint_seconds = 0;  // ... and every M seconds (0: not by time)
 
   template <class Archive>
   void serialize(Archive& ar, unsigned) {
-    ar& config_json& base_dir& simulate_seconds& checkpoint& checkpoint_steps& checkpoint_seconds;
+    ar& config_json& base_dir& estimated_seconds& checkpoint& checkpoint_steps& checkpoint_seconds;
   }
 };
 

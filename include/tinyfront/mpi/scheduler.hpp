@@ -1,23 +1,25 @@
-// Running a sweep over MPI ranks: a dynamic queue on rank 0 (longest estimated run first),
-// workers that pull runs as they free up, progress reporting, and clean shutdown.
+// Running a sweep over MPI ranks: a dynamic queue on rank 0 (longest estimated run first,
+// src/mpi/master.cpp), workers that pull runs as they free up (worker.cpp) and execute them
+// (executor.hpp), progress reporting (sweep/progress_tracker.hpp), and clean shutdown (stop.cpp).
 #pragma once
 
-#include <boost/mpi/communicator.hpp>
 #include <functional>
 #include <optional>
 #include <set>
 #include <string>
 
-#include "tinyfront/store/progress.hpp"
-#include "tinyfront/store/record.hpp"
-#include "tinyfront/sweep/sweep_spec.hpp"
-#include "tinyfront/train/trainer.hpp"
+#include "tinyfront/mpi/world.hpp"
+#include "tinyfront/run/record.hpp"
+#include "tinyfront/spec/sweep_spec.hpp"
+#include "tinyfront/sweep/progress.hpp"
 
 namespace tinyfront {
 
 struct SchedulerOptions {
-  bool simulate = false;           // workers sleep for the estimated duration instead of training
-  double simulate_scale = 1e-3;    // ... multiplied by this
+  // Every rank's executor (mpi/executor.hpp): simulated runs sleep for their estimated duration
+  // multiplied by simulate_scale instead of training.
+  bool simulate = false;
+  double simulate_scale = 1e-3;
   double flops_per_second = 0;     // throughput for estimates (0: a default of 2e10)
   bool quiet = false;              // no progress lines
   double progress_interval = 2.0;  // seconds between progress lines (plus one per finished run)
@@ -56,7 +58,7 @@ struct SweepOutcome {
 // Collective: every rank of `world` calls it. Rank 0 (the master) uses `spec` and `runs`; the
 // workers ignore them (everything a run needs travels in its message), so they need not read
 // the spec. With one rank, rank 0 runs everything itself.
-SweepOutcome run_sweep(boost::mpi::communicator& world, const SweepSpec& spec,
+SweepOutcome run_sweep(const MpiWorld& world, const SweepSpec& spec,
                        const std::vector<RunConfig>& runs, const SchedulerOptions& options,
                        const SchedulerCallbacks& callbacks);
 
@@ -65,12 +67,10 @@ SweepOutcome run_sweep(boost::mpi::communicator& world, const SweepSpec& spec,
 // promptly with a non-zero code. Never let such an error unwind into MPI_Finalize (the Boost.MPI
 // environment's destructor): finalize is collective, and ranks waiting for a message from this
 // one would wait for ever.
-[[noreturn]] void abort_job(boost::mpi::communicator& world, const std::string& message,
-                            int exit_code = 1);
+[[noreturn]] void abort_job(const MpiWorld& world, const std::string& message, int exit_code = 1);
 
 // Installs SIGTERM/SIGINT/SIGUSR1 handlers that set the stop flag polled by running runs.
 void install_stop_handlers();
 bool stop_requested();
-void request_stop();  // for tests
 
 }  // namespace tinyfront

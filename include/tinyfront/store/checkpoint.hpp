@@ -16,7 +16,7 @@
 #include <optional>
 #include <string>
 
-#include "tinyfront/train/trainer.hpp"
+#include "tinyfront/run/train_state.hpp"
 
 namespace tinyfront {
 
@@ -26,7 +26,7 @@ void write_checkpoint_file(const std::string& path, const std::string& run_id,
 TrainState read_checkpoint_file(const std::string& path, std::string* run_id = nullptr);
 
 // The checkpoint directory of a results file. Takes and returns serialized states
-// (train/state_io.hpp), the form in which they travel over MPI.
+// (run/state_io.hpp), the form in which they travel over MPI.
 struct CheckpointDir {
   std::string dir;
   explicit CheckpointDir(std::string directory) : dir(std::move(directory)) {}

@@ -1,25 +1,19 @@
-// Trained weights with everything needed to use them: the run's config, its vocabulary and each
+// Weights files: trained weights (run/weights.hpp) with the run's config, its vocabulary and each
 // parameter tensor by name, in one HDF5 file (format "tinyfront-weights", version 1):
 //   attributes: format, version, run_id, config (canonical JSON text)
-//   /vocab               the tokens, variable-length UTF-8 strings, id order
+//   /vocab               the tokens, variable-length strings of bytes, id order (character set
+//                        UTF-8 when every token is valid UTF-8, else ASCII: read them as bytes)
 //   /params/<name>       float32 [rows, cols] (names from model/model.hpp param_layout)
 #pragma once
 
 #include <string>
-#include <vector>
 
-#include "tinyfront/data/corpus.hpp"
-#include "tinyfront/train/config.hpp"
+#include "tinyfront/run/weights.hpp"
 
 namespace tinyfront {
 
-struct Weights {
-  RunConfig config;  // config.model.vocab is set
-  Vocabulary vocab;
-  std::vector<float> params;  // the flat buffer, param_layout order
-};
-
-// Written to a temporary name and renamed: a crash never leaves a torn file.
+// Written to a temporary name and renamed: a crash never leaves a torn file, and a failed write
+// leaves no temporary file.
 void write_weights(const std::string& path, const Weights& w);
 // Throws tinyfront::Error naming the file if it is not a weights file, or if its vocabulary does
 // not match the model (size) or a tensor is missing or has the wrong shape.

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "tinyfront/sweep/sweep_spec.hpp"
+#include "tinyfront/spec/sweep_spec.hpp"
 
 namespace tinyfront {
 
@@ -14,7 +14,7 @@ namespace tinyfront {
 // 0 means the default of 2e10 FLOP/s).
 double estimate_seconds(const RunConfig& cfg, const CorpusInfo& corpus, double flops_per_second);
 // The same from a run's cost, when it is already at hand (plan computes it once per run).
-double estimate_seconds(const RunCost& cost, double flops_per_second);
+double estimate_seconds(const PlannedCost& cost, double flops_per_second);
 
 struct SweepCost {
   int runs = 0;

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include "tinyfront/store/weights.hpp"
+#include "tinyfront/run/weights.hpp"
 
 namespace tinyfront {
 

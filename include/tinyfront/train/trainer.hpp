@@ -5,26 +5,12 @@
 #include <vector>
 
 #include "tinyfront/data/corpus.hpp"
-#include "tinyfront/train/config.hpp"
-#include "tinyfront/train/result.hpp"
-#include "tinyfront/util/rng.hpp"
+#include "tinyfront/run/budget.hpp"
+#include "tinyfront/run/config.hpp"
+#include "tinyfront/run/result.hpp"
+#include "tinyfront/run/train_state.hpp"
 
 namespace tinyfront {
-
-// Everything needed to continue a run exactly where it stopped (bit for bit, same thread count).
-struct TrainState {
-  int64_t step = 0;          // optimizer steps done
-  int64_t windows_done = 0;  // training windows consumed
-  int64_t evals_since_best = 0;
-  double best_val = 0;  // +inf until the first evaluation
-  int64_t best_step = -1;
-  double loss_sum = 0;  // training loss accumulated since the last evaluation
-  int64_t loss_count = 0;
-  double train_seconds = 0;  // training time before this session (not part of identity)
-  Rng data_rng, dropout_rng;
-  std::vector<float> params, adam_m, adam_v, best_params;
-  std::vector<CurvePoint> curve;
-};
 
 struct TrainHooks {
   // Called after each evaluation (progress reporting).
@@ -39,15 +25,6 @@ struct TrainHooks {
   // Receives the final parameters (the best-validation ones when restore_best) of a finished run.
   std::function<void(const std::vector<float>&)> on_final_params;
 };
-
-// Total optimizer steps and training windows the budget of cfg implies for a training split of
-// n_train tokens.
-struct Budget {
-  int64_t steps = 0;
-  int64_t windows = 0;
-  int64_t steps_per_epoch = 0;
-};
-Budget training_budget(const RunConfig& cfg, int64_t n_train);
 
 // Trains cfg on corpus. Never throws for a run that diverges (status diverged); throws
 // tinyfront::Error for input that makes the run impossible (context longer than a split, ...).

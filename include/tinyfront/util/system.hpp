@@ -8,4 +8,7 @@ namespace tinyfront {
 std::string host_name();  // gethostname(), or "unknown"
 double unix_now();        // wall-clock seconds since the epoch
 
+// The running binary's absolute path (/proc/self/exe). Throws tinyfront::Error if unreadable.
+std::string executable_path();
+
 }  // namespace tinyfront
