@@ -71,7 +71,8 @@ Command add_train(CLI::App& app) {
       // tagged as everywhere), without the curve, beside the run id and the config.
       nlohmann::ordered_json j;
       j["run_id"] = run_id(cfg);
-      for (auto& [key, value] : result_to_json(r).items())
+      const nlohmann::ordered_json result = result_to_json(r);  // outlives the loop's items()
+      for (auto& [key, value] : result.items())
         if (key != "curve") j[key] = value;
       j["config"] = config_to_json(cfg);
       std::cout << j.dump() << "\n";
